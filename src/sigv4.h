@@ -1,0 +1,62 @@
+/* sigv4.h — AWS Signature Version 4 (header signing) on OpenSSL's SHA-256 and HMAC.
+ * Written here rather than using CURLOPT_AWS_SIGV4 because libcurl cannot sign for a given
+ * timestamp, so it could not be checked against the official AWS test suite. */
+#ifndef CLONE_JOBS_SIGV4_H
+#define CLONE_JOBS_SIGV4_H
+
+#include <stddef.h>
+
+struct sigv4_header {
+    const char *name;  /* any case; leading/trailing blanks are trimmed in the canonical form */
+    const char *value; /* may hold folded lines ("a\n  b"): sequential blanks collapse to one space */
+};
+
+struct sigv4_credentials {
+    const char *access_key_id;
+    const char *secret_access_key;
+    const char *session_token; /* NULL or "" when none */
+};
+
+struct sigv4_request {
+    const char *method;                /* "GET", "POST", ... */
+    const char *path;                  /* as sent on the request line, before '?' (may hold raw UTF-8 or %XX) */
+    const char *query;                 /* after '?', or NULL */
+    const struct sigv4_header *headers; /* must include Host */
+    size_t header_count;
+    const void *body;
+    size_t body_len;
+};
+
+struct sigv4_params {
+    const char *region;
+    const char *service;
+    const char *amz_date;      /* "YYYYMMDDTHHMMSSZ" */
+    int normalize_path;        /* 1 for every service but S3: remove dot segments, collapse "//" */
+    int sign_body_header;      /* 1: add and sign x-amz-content-sha256 */
+    int omit_session_token;    /* 1: the token header is added after signing (not signed) */
+};
+
+/* What signing produced; every string is owned by the struct (free with sigv4_result_free). */
+struct sigv4_result {
+    char *canonical_request;
+    char *string_to_sign;
+    char signature[65];        /* lowercase hex */
+    char *authorization;       /* full value of the Authorization header */
+    /* Headers the caller must add to the request, in this order, as "Name: value" lines:
+     * X-Amz-Date, then X-Amz-Security-Token (when a token is set) and X-Amz-Content-Sha256 (when asked). */
+    char *extra_headers[3];
+    size_t extra_header_count;
+};
+
+/* Sign req. Returns 0, or -1 on out of memory or a malformed request (no Host header, bad amz_date);
+ * on -1 the result holds nothing that needs freeing. */
+int sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *creds,
+               const struct sigv4_params *params, struct sigv4_result *out);
+void sigv4_result_free(struct sigv4_result *r);
+
+/* Format t (UTC) as "YYYYMMDDTHHMMSSZ" into out[17]. */
+void sigv4_format_date(long long unix_seconds, char out[17]);
+/* Lowercase hex SHA-256 of data into out[65]. */
+void sigv4_sha256_hex(const void *data, size_t len, char out[65]);
+
+#endif
