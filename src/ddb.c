@@ -291,7 +291,11 @@ static enum attempt_end one_attempt(struct ddb_client *c, const char *operation,
         return ATTEMPT_DONE;
     }
     char amz_date[17];
-    sigv4_format_date((long long)time(NULL), amz_date);
+    if (sigv4_format_date((long long)time(NULL), amz_date) != 0) {
+        r->outcome = DDB_INTERNAL;
+        set_message(r, "the system clock is outside what SigV4 can express");
+        return ATTEMPT_DONE;
+    }
 
     const struct sigv4_header headers[] = {
         {"Host", c->host},

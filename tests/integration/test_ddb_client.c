@@ -25,6 +25,13 @@ static json_object *parse(const char *text)
     return o;
 }
 
+static size_t discard(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    (void)data;
+    (void)userdata;
+    return size * nmemb;
+}
+
 /* Ask the proxy to fail the next count requests in the given way. */
 static int proxy_fault(const char *proxy, const char *mode, int count, int delay_ms)
 {
@@ -38,6 +45,7 @@ static int proxy_fault(const char *proxy, const char *mode, int count, int delay
     CURLcode rc = CURLE_FAILED_INIT;
     if (curl_easy_setopt(h, CURLOPT_URL, url) == CURLE_OK &&
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard) == CURLE_OK &&
         curl_easy_setopt(h, CURLOPT_TIMEOUT, 5L) == CURLE_OK)
         rc = curl_easy_perform(h);
     if (rc == CURLE_OK)
@@ -93,7 +101,7 @@ static int same_number(const char *a, const char *b)
 
 static void test_table(struct tap *t, struct ddb_client *c, const char *table)
 {
-    struct ddb_result r;
+    struct ddb_result r = {0};
     tap_ok(t, ddb_describe_table(c, table, &r) == DDB_RESOURCE_NOT_FOUND,
            "DescribeTable of a missing table is ResourceNotFound (%s)", r.error_type);
     ddb_result_clear(&r);
@@ -128,7 +136,7 @@ static void test_table(struct tap *t, struct ddb_client *c, const char *table)
 
 static void test_crud(struct tap *t, struct ddb_client *c, const char *table)
 {
-    struct ddb_result r;
+    struct ddb_result r = {0};
     json_object *item = parse("{\"cloneID\":{\"S\":\"c1\"},\"status\":{\"S\":\"new\"},"
                               "\"n\":{\"N\":\"1\"}}");
     json_object *key = parse("{\"cloneID\":{\"S\":\"c1\"}}");
@@ -183,10 +191,11 @@ static void test_crud(struct tap *t, struct ddb_client *c, const char *table)
            "a reserved word used bare is a ValidationException with DynamoDB's message");
     ddb_result_clear(&r);
 
-    tap_ok(t, ddb_delete_item(c, table, missing, &must_exist, "ALL_OLD", &r) == DDB_CONDITION_FAILED,
-           "DeleteItem of a missing item with attribute_exists fails the condition");
-    ddb_result_clear(&r);
     struct ddb_expr exists = {.condition = "attribute_exists(#k)", .names = create_only.names};
+    tap_ok(t, ddb_delete_item(c, table, missing, &exists, "ALL_OLD", &r) == DDB_CONDITION_FAILED,
+           "DeleteItem of a missing item with attribute_exists fails the condition (%s)",
+           r.error_type);
+    ddb_result_clear(&r);
     tap_ok(t, ddb_delete_item(c, table, key, &exists, "ALL_OLD", &r) == DDB_OK &&
                   strcmp(str_at(json_object_object_get(r.response, "Attributes"), "status", "S"),
                          "running") == 0,
@@ -224,7 +233,7 @@ static void test_numbers(struct tap *t, struct ddb_client *c, const char *table)
         json_object *item = parse(text);
         snprintf(text, sizeof text, "{\"cloneID\":{\"S\":\"num%zu\"}}", i);
         json_object *key = parse(text);
-        struct ddb_result r;
+        struct ddb_result r = {0};
         int put = valid && ddb_put_item(c, table, item, NULL, NULL, &r) == DDB_OK;
         if (valid)
             ddb_result_clear(&r);
@@ -257,7 +266,7 @@ static void test_big_items(struct tap *t, struct ddb_client *c, const char *tabl
         json_object_object_add(data, "S", json_object_new_string(blob));
         json_object_object_add(item, "cloneID", id);
         json_object_object_add(item, "data", data);
-        struct ddb_result r;
+        struct ddb_result r = {0};
         enum ddb_outcome o = ddb_put_item(c, table, item, NULL, NULL, &r);
         if (pass == 0) {
             tap_ok(t, o == DDB_OK, "an item just under 400 KB is stored (%s)", r.message);
@@ -292,7 +301,7 @@ static void test_pagination(struct tap *t, struct ddb_client *c, const char *tab
                  "{\"cloneID\":{\"S\":\"page-%05d\"},\"status\":{\"S\":\"%s\"},\"pad\":{\"S\":\"%s\"}}",
                  i, i % 5 == 0 ? "done" : "new", pad);
         json_object *item = parse(text);
-        struct ddb_result r;
+        struct ddb_result r = {0};
         if (ddb_put_item(c, table, item, NULL, NULL, &r) == DDB_OK)
             stored++;
         ddb_result_clear(&r);
@@ -312,7 +321,7 @@ static void test_pagination(struct tap *t, struct ddb_client *c, const char *tab
                                   .values = parse("{\":s\":{\"S\":\"done\"}}")};
         do {
             struct ddb_page p = {.limit = limit, .exclusive_start_key = start};
-            struct ddb_result r;
+            struct ddb_result r = {0};
             if (ddb_scan(c, table, &p, filtered ? &filter : NULL, &r) != DDB_OK) {
                 errors++;
                 ddb_result_clear(&r);
@@ -351,7 +360,7 @@ static void test_pagination(struct tap *t, struct ddb_client *c, const char *tab
         free(seen);
     }
 
-    struct ddb_result r;
+    struct ddb_result r = {0};
     json_object *key = parse("{\":id\":{\"S\":\"page-00042\"}}");
     struct ddb_expr q = {.key_condition = "#k = :id", .names = parse("{\"#k\":\"cloneID\"}"),
                          .values = key};
@@ -378,13 +387,18 @@ static void test_faults(struct tap *t, const char *proxy, const char *table)
         return;
     }
     json_object *key = parse("{\"cloneID\":{\"S\":\"nope\"}}");
-    struct ddb_result r;
+    struct ddb_result r = {0};
     static const char *const modes[] = {"throttle", "http500", "http503", "close"};
     for (size_t i = 0; i < 4; i++) {
-        tap_ok(t, proxy_fault(proxy, modes[i], 2, 0) == 0 &&
-                      ddb_get_item(c, table, key, 0, &r) == DDB_OK && r.attempts == 3,
-               "%s twice, then success on the third attempt (%d attempts)", modes[i], r.attempts);
-        ddb_result_clear(&r);
+        int armed = proxy_fault(proxy, modes[i], 2, 0) == 0;
+        int ok = armed && ddb_get_item(c, table, key, 0, &r) == DDB_OK;
+        /* libcurl itself resends once when a reused connection closes without an answer,
+         * so a closed connection may cost one attempt of ours instead of two. */
+        int want = strcmp(modes[i], "close") == 0 ? 2 : 3;
+        tap_ok(t, ok && r.attempts >= want && r.attempts <= 3,
+               "%s twice, then success (%d attempts)", modes[i], ok ? r.attempts : 0);
+        if (armed)
+            ddb_result_clear(&r);
     }
     tap_ok(t, proxy_fault(proxy, "throttle", 10, 0) == 0 &&
                   ddb_get_item(c, table, key, 0, &r) == DDB_THROTTLED && r.attempts == 4,
