@@ -1,0 +1,177 @@
+/* text.c — UTF-8 checks, percent-encoding, RFC 3339 timestamps and UUIDs for the worker.
+ * UUIDs use OpenSSL's RAND_bytes because generated cloneIDs must not be guessable or collide. */
+#include "config.h"
+
+#include "text.h"
+
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* Length of the well-formed UTF-8 sequence at s (avail bytes left), or 0 when ill-formed. */
+static size_t utf8_seq(const unsigned char *s, size_t avail)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0; /* overlong */
+        else if (c == 0xED)
+            hi = 0x9F; /* surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F; /* past U+10FFFF */
+    } else
+        return 0;
+    if (avail < n)
+        return 0;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return n;
+}
+
+int text_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        size_t n = utf8_seq(p + i, len - i);
+        if (n == 0)
+            return 0;
+        i += n;
+    }
+    return 1;
+}
+
+int text_utf8_sanitize(const char *s, size_t len, struct buf *out)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        size_t start = i;
+        size_t n;
+        while (i < len && (n = utf8_seq(p + i, len - i)) != 0)
+            i += n;
+        if (i > start && buf_append(out, s + start, i - start) != 0)
+            return -1;
+        if (i < len) {
+            if (buf_append(out, "\xEF\xBF\xBD", 3) != 0)
+                return -1;
+            i++;
+        }
+    }
+    return 0;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int text_percent_decode(const char *s, size_t len, int plus_is_space, struct buf *out)
+{
+    size_t i = 0;
+    while (i < len) {
+        size_t run = i;
+        while (run < len && s[run] != '%' && !(plus_is_space && s[run] == '+'))
+            run++;
+        if (run > i && buf_append(out, s + i, run - i) != 0)
+            return -1;
+        i = run;
+        if (i >= len)
+            break;
+        char c;
+        if (s[i] == '+') {
+            c = ' ';
+            i++;
+        } else {
+            if (len - i < 3)
+                return -1;
+            int h = hex_value(s[i + 1]), l = hex_value(s[i + 2]);
+            if (h < 0 || l < 0)
+                return -1;
+            c = (char)(h * 16 + l);
+            i += 3;
+        }
+        if (buf_append(out, &c, 1) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int text_percent_encode(const char *s, size_t len, struct buf *out)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        int unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                         c == '-' || c == '.' || c == '_' || c == '~';
+        if (unreserved) {
+            if (buf_append(out, s + i, 1) != 0)
+                return -1;
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            if (buf_append(out, e, 3) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+int text_now_rfc3339(char out[25])
+{
+    struct timespec ts;
+    struct tm tm;
+    out[0] = '\0';
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || !gmtime_r(&ts.tv_sec, &tm))
+        return -1;
+    int n = snprintf(out, 25, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L);
+    if (n != 24) {
+        out[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+int text_uuid4(char out[37])
+{
+    unsigned char b[16];
+    out[0] = '\0';
+    if (RAND_bytes(b, sizeof b) != 1)
+        return -1;
+    b[6] = (unsigned char)((b[6] & 0x0F) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
+    int n = snprintf(out, 37,
+                     "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                     b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+                     b[13], b[14], b[15]);
+    return n == 36 ? 0 : -1;
+}
+
+long text_monotonic_ms(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0;
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
