@@ -10,6 +10,7 @@
 
 #include "aws_config.h"
 #include "admin_keys.h"
+#include "admin_site.h"
 #include "conf.h"
 #include "ddb.h"
 
@@ -43,6 +44,7 @@ static void usage(FILE *to)
             "  --usage-table NAME  the quota usage table create-table also makes (key usageID;\n"
             "                   default clone-jobs-usage, or CLONE_JOBS_USAGE_TABLE)\n");
     admin_keys_usage(to);
+    admin_site_usage(to);
 }
 
 static const char *env_or(const char *name, const char *fallback)
@@ -174,7 +176,7 @@ int main(int argc, char **argv)
         } else if (!command && a[0] != '-') {
             command = a;
             /* Key and plan commands touch no table: they parse the rest of the line themselves. */
-            if (admin_keys_is_command(a)) {
+            if (admin_keys_is_command(a) || strcmp(a, "nginx-site") == 0) {
                 keys_argc = argc - i;
                 keys_argv = argv + i;
                 break;
@@ -207,15 +209,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "clone-jobs-admin: %s\n", conf_err);
         return 2;
     }
+    if (keys_argv && strcmp(command, "nginx-site") == 0)
+        return admin_site_main(keys_argc, keys_argv, &conf);
     if (keys_argv) {
-        /* The configuration file has no key settings yet: options and environment decide. */
-        struct admin_keys_defaults keys_defaults = {.keys_dir = NULL, .reload_command = NULL};
+        struct admin_keys_defaults keys_defaults = {.keys_dir = conf.keys_dir,
+                                                    .reload_command = conf.nginx_reload_command};
         return admin_keys_main(keys_argc, keys_argv, &keys_defaults);
     }
     if (!o.table)
         o.table = conf.table;
     if (!o.usage_table)
-        o.usage_table = env_or("CLONE_JOBS_USAGE_TABLE", "clone-jobs-usage");
+        o.usage_table = conf.usage_table;
     if (!o.key_attribute)
         o.key_attribute = env_or("CLONE_JOBS_KEY", conf.key_attribute);
     if (!o.endpoint && conf.endpoint[0])

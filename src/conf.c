@@ -29,6 +29,7 @@ struct conf_key {
 static const struct conf_key keys[] = {
     STR(table, T_TABLE),
     STR(key_attribute, T_NAME),
+    STR(usage_table, T_TABLE),
     STR(region, T_NAME),
     STR(endpoint, T_URL),
     STR(profile, T_NAME),
@@ -44,6 +45,14 @@ static const struct conf_key keys[] = {
     NUM(ddb_max_total_ms, T_LONG, 1, 3600000),
     STR(cursor_secret, T_SECRET),
     {"log_level", T_LEVEL, offsetof(struct conf, log_level), 0, 0, 0},
+    STR(keys_dir, T_TEXT),
+    STR(nginx_reload_command, T_TEXT),
+    STR(listen, T_TEXT),
+    STR(tls_certificate, T_TEXT),
+    STR(tls_certificate_key, T_TEXT),
+    STR(fastcgi_socket, T_TEXT),
+    STR(access_log, T_TEXT),
+    NUM(integration_timeout_s, T_INT, 1, 3600),
 };
 
 void conf_defaults(struct conf *c)
@@ -51,6 +60,7 @@ void conf_defaults(struct conf *c)
     memset(c, 0, sizeof *c);
     snprintf(c->table, sizeof c->table, "clone-jobs");
     snprintf(c->key_attribute, sizeof c->key_attribute, "cloneID");
+    snprintf(c->usage_table, sizeof c->usage_table, "clone-jobs-usage");
     snprintf(c->cors_origin, sizeof c->cors_origin, "*");
     c->max_body_bytes = 10485760;
     c->max_json_depth = 32;
@@ -62,6 +72,14 @@ void conf_defaults(struct conf *c)
     c->ddb_max_attempts = 5;
     c->ddb_max_total_ms = 10000;
     c->log_level = LOG_INFO;
+    snprintf(c->keys_dir, sizeof c->keys_dir, "/etc/clone-jobs");
+    snprintf(c->nginx_reload_command, sizeof c->nginx_reload_command, "nginx -s reload");
+    snprintf(c->listen, sizeof c->listen, "443");
+    snprintf(c->tls_certificate, sizeof c->tls_certificate, "/etc/clone-jobs/tls/cert.pem");
+    snprintf(c->tls_certificate_key, sizeof c->tls_certificate_key, "/etc/clone-jobs/tls/key.pem");
+    snprintf(c->fastcgi_socket, sizeof c->fastcgi_socket, "/run/clone-jobs/fcgi.sock");
+    snprintf(c->access_log, sizeof c->access_log, "/var/log/nginx/clone-jobs.access.log");
+    c->integration_timeout_s = 29;
 }
 
 const char *log_level_name(enum log_level l)

@@ -12,6 +12,7 @@ enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
 struct conf {
     char table[256];          /* DynamoDB table name (3..255 of [A-Za-z0-9_.-]) */
     char key_attribute[256];  /* the table's string partition key */
+    char usage_table[256];    /* where usage-plan quotas are counted (key usageID) */
     char region[64];          /* "" : AWS settings decide */
     char endpoint[512];       /* "" : AWS settings decide */
     char profile[128];        /* "" : AWS settings decide */
@@ -27,6 +28,15 @@ struct conf {
     long ddb_max_total_ms;
     char cursor_secret[256];  /* "" : the worker makes a random one */
     enum log_level log_level;
+    /* The gateway's side, read by clone-jobs-admin (nginx-site and the key commands). */
+    char keys_dir[512];              /* key, plan and zone files for nginx */
+    char nginx_reload_command[512];  /* run after the key files change */
+    char listen[128];                /* nginx's TLS listen address */
+    char tls_certificate[512];
+    char tls_certificate_key[512];
+    char fastcgi_socket[512];        /* the pool's unix socket */
+    char access_log[512];            /* nginx's JSON access log */
+    int integration_timeout_s;       /* 504 after this (API Gateway: 29 s) */
     char path[1024];          /* the file that was read, "" when none */
 };
 

@@ -198,6 +198,10 @@ int http_request_parse(struct http_request *req, char *const *envp, const struct
     const char *client = param(envp, "CLONE_JOBS_CLIENT");
     if (client && plain_token(client))
         snprintf(req->client, sizeof req->client, "%s", client);
+    /* Only the gateway sets it (the worker's socket is reachable from nginx alone); quota_parse checks it. */
+    const char *quota = param(envp, "CLONE_JOBS_QUOTA");
+    if (quota && strlen(quota) < sizeof req->quota)
+        snprintf(req->quota, sizeof req->quota, "%s", quota);
 
     for (char *const *e = envp; e && *e; e++) {
         const char *eq = strchr(*e, '=');

@@ -39,6 +39,7 @@ struct http_request {
     char remote_addr[64];
     char request_id[HTTP_REQUEST_ID_MAX + 1];
     char client[HTTP_REQUEST_ID_MAX + 1]; /* the API key's name from the gateway, "-" when none */
+    char quota[64];           /* the key's plan quota from the gateway ("10000/MONTH"), "" when none */
     /* The first problem found while parsing: the response it calls for (0 when none). */
     int error_status;
     char error_message[160];

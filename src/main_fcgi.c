@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "http.h"
 #include "log.h"
+#include "pool.h"
 #include "router.h"
 #include "worker.h"
 
@@ -35,11 +36,13 @@ static void on_stop_signal(int sig)
 static void usage(FILE *to)
 {
     fprintf(to,
-            "usage: clone-jobs-fcgi [--config FILE] [--log-file FILE] [--check-config] [--routes]\n"
+            "usage: clone-jobs-fcgi [--config FILE] [--log-file FILE] [--workers N] [--check-config] [--routes]\n"
             "  Serves the clone-jobs REST API: as a FastCGI server when started by spawn-fcgi (fd 0 is\n"
             "  the listening socket), otherwise as a CGI program answering one request.\n"
             "  --config FILE    configuration file (default $CLONE_JOBS_CONFIG, then " CONF_DEFAULT_PATH ")\n"
             "  --log-file FILE  append the JSON log lines to FILE instead of stderr\n"
+            "  --workers N      FastCGI only: keep N worker processes on the socket, replacing any that\n"
+            "                   die (0: 2 per core); without it this process is the one worker\n"
             "  --check-config   read the configuration, report problems, and exit\n"
             "  --routes         print the route table as JSON and exit\n");
 }
@@ -136,6 +139,27 @@ static int serve_fastcgi(struct worker *w)
     return 0;
 }
 
+/* One pooled worker: its own curl handle and DynamoDB client, made after the fork. */
+static int run_pooled_worker(void *arg)
+{
+    const struct conf *conf = arg;
+    char err[1024];
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        log_message(conf->log_level, LOG_ERROR, NULL, "curl_global_init failed");
+        return 1;
+    }
+    struct worker w;
+    if (worker_init(&w, conf, err, sizeof err) != 0) {
+        log_message(conf->log_level, LOG_ERROR, NULL, "cannot start: %s", err);
+        curl_global_cleanup();
+        return 1;
+    }
+    int status = serve_fastcgi(&w);
+    worker_free(&w);
+    curl_global_cleanup();
+    return status;
+}
+
 /* stdout and stderr must be open: were one closed, the next socket curl opens could take its number and
  * receive log lines. */
 static int ensure_std_fds(void)
@@ -162,6 +186,7 @@ int main(int argc, char **argv)
         return 1;
     const char *config_path = NULL, *log_file = NULL;
     int check_only = 0;
+    int pool_workers = -1; /* -1: no pool, this process serves */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--routes") == 0) {
             struct buf b;
@@ -174,6 +199,14 @@ int main(int argc, char **argv)
                 config_path = argv[++i];
             else
                 log_file = argv[++i];
+        } else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || end == argv[i] || n < 0 || n > 1024) {
+                fprintf(stderr, "clone-jobs-fcgi: --workers takes a number from 0 to 1024\n");
+                return 2;
+            }
+            pool_workers = (int)n;
         } else if (strcmp(argv[i], "--check-config") == 0) {
             check_only = 1;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
@@ -212,6 +245,16 @@ int main(int argc, char **argv)
     }
     if (check_only) {
         printf("configuration ok%s%s\n", conf.path[0] ? ": " : " (defaults and environment)", conf.path);
+        return 0;
+    }
+    if (pool_workers >= 0 && !cgi) {
+        struct pool_options po;
+        pool_options_default(&po);
+        po.workers = pool_workers;
+        if (pool_run(&po, run_pooled_worker, &conf) != 0) {
+            log_message(conf.log_level, LOG_ERROR, NULL, "the worker pool could not start");
+            return 1;
+        }
         return 0;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

@@ -18,17 +18,28 @@ static int safe_value(const char *v)
     return 1;
 }
 
+/* The same rule as the worker's stage setting: "" or /segments of [A-Za-z0-9-._~]. */
 static int safe_stage(const char *stage)
 {
     if (!*stage)
         return 1;
-    if (stage[0] != '/' || !stage[1])
+    size_t len = strlen(stage);
+    if (stage[0] != '/' || len < 2 || stage[len - 1] == '/' || strstr(stage, "//"))
         return 0;
     for (const char *p = stage + 1; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '-' || *p == '_'))
+              strchr("-._~/", *p)))
             return 0;
     return 1;
+}
+
+/* Append text to a regex, escaping the one metacharacter the allowed path characters have. */
+static int append_regex_literal(struct buf *out, const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (buf_append(out, text[i] == '.' ? "\\." : &text[i], text[i] == '.' ? 2 : 1) != 0)
+            return -1;
+    return 0;
 }
 
 static int safe_method(const char *m)
@@ -66,17 +77,14 @@ static int render_location_line(struct buf *out, const char *stage, const char *
 {
     if (!strchr(path, '{'))
         return buf_printf(out, "    location = %s%s {\n", stage, path);
-    if (buf_printf(out, "    location ~ \"^%s", stage) != 0)
+    if (buf_append_str(out, "    location ~ \"^") != 0 || append_regex_literal(out, stage, strlen(stage)) != 0)
         return -1;
     for (const char *s = path; *s; s++) {
         if (*s == '{') {
             s = strchr(s, '}');
             if (buf_append_str(out, "[^/]+") != 0)
                 return -1;
-        } else if (*s == '.') {
-            if (buf_append_str(out, "\\.") != 0)
-                return -1;
-        } else if (buf_append(out, s, 1) != 0) {
+        } else if (append_regex_literal(out, s, 1) != 0) {
             return -1;
         }
     }

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "handlers.h"
 #include "log.h"
@@ -35,6 +36,13 @@ int worker_init(struct worker *w, const struct conf *conf, char *err, size_t err
     w->ddb = ddb_client_new(&o, &settings, err, errlen);
     if (!w->ddb)
         return -1;
+    w->quota = quota_state_new(NULL);
+    if (!w->quota) {
+        snprintf(err, errlen, "out of memory for the quota state");
+        ddb_client_free(w->ddb);
+        w->ddb = NULL;
+        return -1;
+    }
     size_t secret_len = strlen(conf->cursor_secret);
     if (secret_len) {
         w->cursor_key_len = secret_len < sizeof w->cursor_key ? secret_len : sizeof w->cursor_key;
@@ -42,8 +50,9 @@ int worker_init(struct worker *w, const struct conf *conf, char *err, size_t err
     } else {
         if (RAND_bytes(w->cursor_key, 32) != 1) {
             snprintf(err, errlen, "could not make a random cursor key");
+            quota_state_free(w->quota);
             ddb_client_free(w->ddb);
-            w->ddb = NULL;
+            memset(w, 0, sizeof *w);
             return -1;
         }
         w->cursor_key_len = 32;
@@ -56,6 +65,15 @@ int worker_init(struct worker *w, const struct conf *conf, char *err, size_t err
 
 void worker_free(struct worker *w)
 {
+    if (w->quota && w->ddb) {
+        /* Unspent leased tokens go back, so a restart does not shrink anyone's quota. */
+        int lost = quota_release(w->quota, w->ddb, w->conf->usage_table, time(NULL));
+        if (lost)
+            log_message(w->conf->log_level, LOG_WARN, NULL,
+                        "%d quota leases could not be returned; their unspent requests are lost for the period",
+                        lost);
+    }
+    quota_state_free(w->quota);
     ddb_client_free(w->ddb);
     memset(w, 0, sizeof *w);
 }
@@ -134,6 +152,39 @@ static void reply_missing_token(struct worker *w, struct http_response *resp, co
         resp->status = 500;
 }
 
+/* The key's usage-plan quota, counted in DynamoDB. Returns 1 when the request may go on; otherwise the
+ * answer is set: 429 Limit Exceeded (API Gateway's body and error type) or 503. */
+static int admit_quota(struct worker *w, const struct http_request *req, struct http_response *resp)
+{
+    long long limit;
+    enum quota_period period;
+    if (!req->quota[0] || strcmp(req->client, "-") == 0)
+        return 1;
+    if (quota_parse(req->quota, &limit, &period) != 0) {
+        /* The gateway's plan file is wrong: not the client's fault, and not to be served unmetered. */
+        reply_internal(w, resp, "unreadable quota from the gateway");
+        return 0;
+    }
+    struct quota_stats qs;
+    enum quota_verdict v = quota_admit(w->quota, w->ddb, w->conf->usage_table, req->client, limit, period,
+                                       time(NULL), &qs);
+    w->stats.ddb_calls += qs.ddb_calls;
+    w->stats.ddb_ms += qs.ddb_ms;
+    if (v == QUOTA_ADMIT)
+        return 1;
+    if (v == QUOTA_EXCEEDED) {
+        reply_message(w, resp, 429, "quota_exceeded", "Limit Exceeded");
+        if (http_response_header(resp, "x-amzn-ErrorType", "LimitExceededException") != 0)
+            resp->status = 500;
+        return 0;
+    }
+    worker_outcome(w, "quota_unavailable", "quota lease failed: %s", qs.message);
+    if (http_response_message(resp, 503, "service unavailable, retry later") != 0 ||
+        http_response_header(resp, "Retry-After", "1") != 0)
+        resp->status = 500;
+    return 0;
+}
+
 static void reply_request_error(struct worker *w, const struct http_request *req, struct http_response *resp)
 {
     if (req->error_status == 413) {
@@ -201,7 +252,7 @@ int worker_serve(struct worker *w, char *const *envp, const struct http_io *io, 
                 reply_internal(w, &resp, "out of memory while reading the body");
             else if (req.error_status)
                 reply_request_error(w, &req, &resp);
-            else
+            else if (admit_quota(w, &req, &resp))
                 m.route->handler(w, &req, &m, &resp);
             break;
         }

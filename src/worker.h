@@ -8,6 +8,7 @@
 #include "conf.h"
 #include "ddb.h"
 #include "http.h"
+#include "quota.h"
 
 /* What the current request cost and how it ended, for its log line. */
 struct request_stats {
@@ -22,6 +23,7 @@ struct request_stats {
 struct worker {
     const struct conf *conf;      /* read-only after start */
     struct ddb_client *ddb;
+    struct quota_state *quota;    /* this worker's leased blocks of usage-plan quotas */
     unsigned char cursor_key[256];
     size_t cursor_key_len;
     struct request_stats stats;

@@ -21,7 +21,7 @@ ENDPOINT = os.environ.get("CLONE_JOBS_TEST_ENDPOINT", "")
 
 # Plans every gateway test can use: generous, tiny (to see throttling), and one with a daily quota.
 PLANS = {
-    "standard": ["--rate", "200", "--burst", "400"],
+    "standard": ["--rate", "1000", "--burst", "1000"],
     "tiny": ["--rate", "1", "--burst", "3"],
     "daily5": ["--rate", "100", "--burst", "100", "--quota", "5", "--period", "DAY"],
 }
@@ -101,6 +101,7 @@ class Gateway:
                 f"cursor_secret = {uuid.uuid4().hex}\n"
                 f"keys_dir = {self.keys_dir}\n"
                 f"nginx_reload_command = {self.reload_command()}\n"
+                f"integration_timeout_s = 3\n"
                 f"log_level = info\n")
         self.admin("create-table")
         for plan, args in PLANS.items():
@@ -121,7 +122,9 @@ class Gateway:
                    "--output", site)
         tmp = os.path.join(self.dir, "tmp")
         with open(self.nginx_conf, "w") as fh:
+            # The test folders are private (0700): as root, nginx's workers must stay root to reach the socket.
             fh.write(
+                ("user root;\n" if os.geteuid() == 0 else "") +
                 "worker_processes 2;\n"
                 f"pid {self.dir}/nginx.pid;\n"
                 f"error_log {self.logs}/nginx-error.log warn;\n"

@@ -33,11 +33,25 @@ static size_t discard(char *data, size_t size, size_t nmemb, void *userdata)
 }
 
 /* Ask the proxy to fail the next count requests in the given way. */
+static int proxy_post(const char *proxy, const char *what, const char *body);
+
 static int proxy_fault(const char *proxy, const char *mode, int count, int delay_ms)
 {
-    char url[512], body[256];
-    snprintf(url, sizeof url, "%s/__proxy/fault", proxy);
+    char body[256];
     snprintf(body, sizeof body, "{\"mode\":\"%s\",\"count\":%d,\"delay_ms\":%d}", mode, count, delay_ms);
+    return proxy_post(proxy, "fault", body);
+}
+
+/* Drop whatever fault is still armed. */
+static int proxy_reset(const char *proxy)
+{
+    return proxy_post(proxy, "reset", "{}");
+}
+
+static int proxy_post(const char *proxy, const char *what, const char *body)
+{
+    char url[512];
+    snprintf(url, sizeof url, "%s/__proxy/%s", proxy, what);
     CURL *h = curl_easy_init();
     if (!h)
         return -1;
@@ -409,13 +423,13 @@ static void test_faults(struct tap *t, const char *proxy, const char *table)
            "5xx on every attempt: DDB_UNAVAILABLE (%s)", r.message);
     ddb_result_clear(&r);
     /* Leave no fault armed for whatever runs next. */
-    proxy_fault(proxy, "throttle", 0, 0);
+    tap_ok(t, proxy_reset(proxy) == 0, "proxy faults disarmed");
     tap_ok(t, proxy_fault(proxy, "delay", 10, 1500) == 0 &&
                   ddb_get_item(c, table, key, 0, &r) == DDB_UNAVAILABLE && r.elapsed_ms < 4500,
            "answers slower than the attempt timeout: DDB_UNAVAILABLE within the total budget (%ld ms)",
            r.elapsed_ms);
     ddb_result_clear(&r);
-    proxy_fault(proxy, "delay", 0, 0);
+    tap_ok(t, proxy_reset(proxy) == 0, "proxy faults disarmed");
     ddb_client_free(c);
 
     /* A port nobody listens on: connection refused, retried, then unavailable. */

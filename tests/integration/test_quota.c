@@ -31,6 +31,13 @@ static time_t at(int year, int month, int day, int hour, int minute, int second)
     return timegm(&tm);
 }
 
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static struct ddb_client *new_client(const char *endpoint)
 {
     char err[512];
@@ -549,29 +556,29 @@ static void test_give_back(struct tap *t, struct ddb_client *c, const char *tabl
            "a second release gives nothing twice");
     quota_state_free(s);
 
-    /* Many clients through a small state: memory stays bounded, the evicted give their unspent
-     * tokens back, and nobody gets more (or, once all is spent, less) than the limit. */
-    o.max_clients = 4;
+    /* Clients cycling through a smaller state miss every time: each admission evicts a client that
+     * gives its unspent tokens back, so nobody gets more (or, once all is spent, less) than the limit. */
+    o.max_clients = 3;
     o.block_divisor = 1;
-    o.block_max = 5;
+    o.block_max = 3;
     s = quota_state_new(&o);
     if (!s)
         return;
-    long long per_client[10] = {0};
-    for (int round = 0; round < 50; round++)
-        for (int k = 0; k < 10; k++) {
+    long long per_client[5] = {0};
+    for (int round = 0; round < 8; round++)
+        for (int k = 0; k < 5; k++) {
             char name[32];
-            snprintf(name, sizeof name, "many-%d", k);
-            if (quota_admit(s, c, table, name, 40, QUOTA_DAY, now, NULL) == QUOTA_ADMIT)
+            snprintf(name, sizeof name, "cycle-%d", k);
+            if (quota_admit(s, c, table, name, 6, QUOTA_DAY, now, NULL) == QUOTA_ADMIT)
                 per_client[k]++;
         }
     int all_exact = 1;
-    for (int k = 0; k < 10; k++) {
+    for (int k = 0; k < 5; k++) {
         char name[32];
-        snprintf(name, sizeof name, "many-%d", k);
-        all_exact = all_exact && per_client[k] == 40 && leased_of(c, table, name, "2026-11-25") == 40;
+        snprintf(name, sizeof name, "cycle-%d", k);
+        all_exact = all_exact && per_client[k] == 6 && leased_of(c, table, name, "2026-11-25") == 6;
     }
-    tap_ok(t, all_exact, "10 clients through a state of 4 (block 5): each admitted exactly its limit of 40");
+    tap_ok(t, all_exact, "5 clients cycling through a state of 3 (block 3): each admitted exactly its limit of 6");
     quota_state_free(s);
 }
 
@@ -593,14 +600,24 @@ int main(int argc, char **argv)
     struct ddb_client *c = new_client(proxy);
     tap_ok(&t, c != NULL, "client created for %s", proxy);
     if (c && tap_ok(&t, create_usage_table(c, table) == 0, "usage table %s created", table)) {
+        long start = now_ms();
         test_no_quota_costs_nothing(&t, c, proxy);
         test_single(&t, c, table, proxy);
+        tap_diag(&t, "single state: %ld ms", now_ms() - start);
         test_period_change_drops_block(&t, c, table);
+        start = now_ms();
         test_shared(&t, c, table, 2, "shared-2");
         test_shared(&t, c, table, 5, "shared-5");
+        tap_diag(&t, "shared states: %ld ms", now_ms() - start);
+        start = now_ms();
         test_concurrent(&t, proxy, table, 5);
+        tap_diag(&t, "concurrent workers: %ld ms", now_ms() - start);
+        start = now_ms();
         test_give_back(&t, c, table);
+        tap_diag(&t, "give back: %ld ms", now_ms() - start);
+        start = now_ms();
         test_throttled(&t, c, table, proxy);
+        tap_diag(&t, "throttled: %ld ms", now_ms() - start);
     }
     ddb_client_free(c);
     curl_global_cleanup();

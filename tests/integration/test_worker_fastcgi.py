@@ -45,6 +45,12 @@ class OneWorker:
             os.kill(self.pid, signal.SIGKILL)
             raise AssertionError("the worker did not exit after SIGTERM")
 
+    def wait_started(self):
+        end = time.monotonic() + EXIT_TIMEOUT_S
+        while "worker started" not in self.log_text():
+            assert time.monotonic() < end, "the worker did not start"
+            time.sleep(0.05)
+
     def log_text(self):
         with open(self.log, errors="replace") as f:
             return f.read()
@@ -74,7 +80,12 @@ def test_sigterm_finishes_the_current_request(stack):
     stack.fault("delay", 1, delay_ms=1500)
     p = w.request("GET", "/clones/" + cid)
     p.stdin.close()
-    time.sleep(0.6)  # the worker is now waiting on the delayed DynamoDB answer
+    # Once the proxy has taken the fault, the worker is waiting on the delayed DynamoDB answer.
+    end = time.monotonic() + EXIT_TIMEOUT_S
+    while stack.proxy("GET", "/__proxy/stats")["faults_left"] != 0:
+        assert time.monotonic() < end, "the request never reached DynamoDB"
+        time.sleep(0.02)
+    time.sleep(0.1)
     os.kill(w.pid, signal.SIGTERM)
     out = p.stdout.read()
     p.wait(timeout=30)
@@ -88,7 +99,7 @@ def test_sigterm_finishes_the_current_request(stack):
 
 def test_sigterm_while_idle(stack):
     w = OneWorker(stack, "fcgi-idle")
-    time.sleep(0.3)
+    w.wait_started()
     started = time.monotonic()
     os.kill(w.pid, signal.SIGTERM)
     w.wait_exit()

@@ -1,0 +1,310 @@
+# test_gateway.py — the gateway over HTTPS through the real nginx and worker pool: every row of the contract's
+# gateway table, TLS, CORS, request ids, per-plan throttling, quotas, key revocation, and the pool's recovery.
+import concurrent.futures
+import json
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import urllib.request
+import uuid
+
+import pytest
+
+from gateway_stack import gateway, wait_until  # noqa: F401  (the fixture)
+
+CORS_HEADERS = "Content-Type,X-Amz-Date,Authorization,X-Api-Key,X-Amz-Security-Token"
+PROXY = os.environ.get("CLONE_JOBS_TEST_ENDPOINT", "")
+
+
+def proxy_fault(mode, count, delay_ms=0):
+    """Arm a fault in the DynamoDB proxy; count 0 disarms (the proxy's reset)."""
+    if count == 0:
+        req = urllib.request.Request(PROXY + "/__proxy/reset", method="POST", data=b"{}")
+    else:
+        req = urllib.request.Request(PROXY + "/__proxy/fault", method="POST",
+                                     data=json.dumps({"mode": mode, "count": count, "delay_ms": delay_ms}).encode())
+    with urllib.request.urlopen(req, timeout=5) as r:
+        assert r.status == 200
+
+
+def assert_gateway_answer(r, status, body, error_type):
+    assert r.status == status, (r.status, r.body)
+    assert r.body == body.encode(), r.body
+    assert r.header("x-amzn-ErrorType") == error_type
+    assert r.header("content-type") == "application/json"
+    assert_common_headers(r)
+
+
+def assert_common_headers(r):
+    rid = r.header("x-amzn-RequestId")
+    assert rid and re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", rid), rid
+    assert r.header("Access-Control-Allow-Origin") == "*"
+    assert r.header("Access-Control-Allow-Headers") == CORS_HEADERS
+
+
+# -- route check before key check --------------------------------------------------------------------
+@pytest.mark.parametrize("method,path", [
+    ("GET", "/nothing"), ("GET", "/clones/a/b"), ("PUT", "/clone"), ("POST", "/health"),
+    ("DELETE", "/clones"), ("GET", "/clone/"),
+])
+@pytest.mark.parametrize("with_key", [True, False])
+def test_unknown_route_is_missing_authentication_token(gateway, method, path, with_key):
+    r = gateway.request(method, path, key=gateway.keys["alice"] if with_key else None)
+    assert_gateway_answer(r, 403, '{"message":"Missing Authentication Token"}',
+                          "MissingAuthenticationTokenException")
+
+
+def test_path_outside_the_stage_is_missing_authentication_token(gateway):
+    r = gateway.request("GET", "/clones", key=gateway.keys["alice"], raw_path=True)
+    assert_gateway_answer(r, 403, '{"message":"Missing Authentication Token"}',
+                          "MissingAuthenticationTokenException")
+
+
+@pytest.mark.parametrize("key", [None, "", "not-a-key", "x" * 40])
+def test_missing_or_unknown_key_is_forbidden(gateway, key):
+    r = gateway.request("GET", "/clones", key=key)
+    assert_gateway_answer(r, 403, '{"message":"Forbidden"}', "ForbiddenException")
+    assert r.header("Access-Control-Allow-Methods") == "GET,POST,OPTIONS"
+
+
+def test_a_valid_key_reaches_the_worker(gateway):
+    r = gateway.request("GET", "/health", key=gateway.keys["alice"])
+    assert r.status == 200 and r.json() == {"status": "ok"}
+    assert_common_headers(r)
+    assert r.header("Access-Control-Allow-Methods") == "GET,OPTIONS"
+
+
+def test_preflight_needs_no_key_and_lists_the_routes_methods(gateway):
+    r = gateway.request("OPTIONS", "/clones/some-id", headers={
+        "Origin": "http://127.0.0.1:1", "Access-Control-Request-Method": "PATCH",
+        "Access-Control-Request-Headers": "x-api-key,content-type,if-match"})
+    assert r.status == 200
+    assert_common_headers(r)
+    assert r.header("Access-Control-Allow-Methods") == "GET,PUT,PATCH,DELETE,OPTIONS"
+    assert r.body == b""
+
+
+def test_preflight_on_an_unknown_path_is_missing_authentication_token(gateway):
+    r = gateway.request("OPTIONS", "/nowhere")
+    assert r.status == 403 and r.header("x-amzn-ErrorType") == "MissingAuthenticationTokenException"
+
+
+def test_request_ids_are_unique_and_logged_by_nginx_and_worker(gateway):
+    ids = set()
+    for _ in range(20):
+        r = gateway.request("GET", "/health", key=gateway.keys["bob"])
+        ids.add(r.header("x-amzn-RequestId"))
+    assert len(ids) == 20
+    rid = sorted(ids)[0]
+
+    def logged():
+        with open(os.path.join(gateway.logs, "access.log")) as fh:
+            access = fh.read()
+        with open(gateway.pool_log) as fh:
+            workers = fh.read()
+        return rid in access and rid in workers
+    assert wait_until(logged, 5)
+    with open(os.path.join(gateway.logs, "access.log")) as fh:
+        line = next(json.loads(l) for l in fh if rid in l)
+    assert line["client"] == "bob" and line["plan"] == "standard" and line["status"] == 200
+
+
+def test_the_worker_gets_the_client_name_but_never_a_key(gateway):
+    gateway.request("POST", "/clones", body={"cloneID": "who-" + uuid.uuid4().hex}, key=gateway.keys["alice"])
+    time.sleep(0.3)
+    with open(gateway.pool_log) as fh:
+        workers = fh.read()
+    with open(os.path.join(gateway.logs, "access.log")) as fh:
+        access = fh.read()
+    assert '"client":"alice"' in workers
+    for key in gateway.keys.values():
+        assert key not in workers
+        assert key not in access
+
+
+# -- TLS ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("version", ["TLSv1_2", "TLSv1_3"])
+def test_tls_12_and_13_are_served(gateway, version):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    v = getattr(ssl.TLSVersion, version)
+    ctx.minimum_version = ctx.maximum_version = v
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=5) as raw:
+        with ctx.wrap_socket(raw) as tls:
+            assert tls.version() == version.replace("_", ".").replace("TLSv1.", "TLSv1.")
+
+
+def test_old_tls_is_refused(gateway):
+    r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{gateway.port}", "-tls1_1"],
+                       input=b"", capture_output=True, timeout=10)
+    assert r.returncode != 0 or b"Cipher is (NONE)" in r.stdout
+
+
+def test_plain_http_on_the_tls_port_is_redirected(gateway):
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=5) as s:
+        s.sendall(b"GET /prod/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+    head = data.split(b"\r\n\r\n", 1)[0].decode().replace("\r", "")
+    assert head.startswith("HTTP/1.1 301")
+    assert re.search(r"(?im)^location: https://127\.0\.0\.1:%d/prod/health$" % gateway.port, head)
+
+
+# -- limits ------------------------------------------------------------------------------------------
+def test_body_over_10_mib_is_request_too_long(gateway):
+    body = b'{"cloneID":"big","x":"' + b"a" * (10 * 1024 * 1024) + b'"}'
+    r = gateway.request("POST", "/clones", body=body, key=gateway.keys["alice"],
+                        headers={"Content-Type": "application/json"})
+    assert_gateway_answer(r, 413, '{"message":"Request Too Long"}', "RequestTooLongException")
+
+
+def burst(gateway, key, n):
+    def one(_):
+        return gateway.request("GET", "/health", key=key).status
+    with concurrent.futures.ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def test_each_plan_allows_its_burst_then_throttles(gateway):
+    # tiny: 1 request/s, burst 3 -> at most 4 at once pass, the rest are 429.
+    statuses = burst(gateway, gateway.keys["tiny-client"], 12)
+    ok, throttled = statuses.count(200), statuses.count(429)
+    assert ok + throttled == 12, statuses
+    assert 1 <= ok <= 4 and throttled >= 8, statuses
+    r = gateway.request("GET", "/health", key=gateway.keys["tiny-client"])
+    if r.status == 429:
+        assert_gateway_answer(r, 429, '{"message":"Too Many Requests"}', "TooManyRequestsException")
+    # The limit is per plan and client: another client on another plan is not slowed.
+    assert gateway.request("GET", "/health", key=gateway.keys["alice"]).status == 200
+    # After a second the bucket holds a request again.
+    time.sleep(1.2)
+    assert gateway.request("GET", "/health", key=gateway.keys["tiny-client"]).status == 200
+
+
+def test_429_too_many_requests_body(gateway):
+    statuses = []
+    for _ in range(10):
+        r = gateway.request("GET", "/health", key=gateway.keys["tiny-client"])
+        statuses.append(r.status)
+        if r.status == 429:
+            assert_gateway_answer(r, 429, '{"message":"Too Many Requests"}', "TooManyRequestsException")
+            break
+    assert 429 in statuses
+    time.sleep(1.2)
+
+
+def test_quota_is_enforced_per_period(gateway):
+    key = gateway.keys["quota-client"]
+    statuses = [gateway.request("GET", "/health", key=key).status for _ in range(5)]
+    assert statuses == [200] * 5
+    r = gateway.request("GET", "/health", key=key)
+    assert_gateway_answer(r, 429, '{"message":"Limit Exceeded"}', "LimitExceededException")
+    # Other clients are not affected.
+    assert gateway.request("GET", "/health", key=gateway.keys["alice"]).status == 200
+
+
+def test_a_plan_without_quota_costs_no_dynamodb_call(gateway):
+    with urllib.request.urlopen(PROXY + "/__proxy/stats", timeout=5) as r:
+        before = json.load(r)["requests"]
+    for _ in range(5):
+        assert gateway.request("GET", "/health", key=gateway.keys["bob"]).status == 200
+    with urllib.request.urlopen(PROXY + "/__proxy/stats", timeout=5) as r:
+        after = json.load(r)["requests"]
+    assert after == before
+
+
+def test_a_revoked_key_is_refused_right_after_the_reload(gateway):
+    key = gateway.add_key("temp-" + uuid.uuid4().hex[:6], "standard")
+    assert wait_until(lambda: gateway.request("GET", "/health", key=key).status == 200, 5)
+    name = None
+    for line in gateway.admin("list-keys").stdout.splitlines():
+        if line.startswith("temp-"):
+            name = line.split()[0]
+    assert name
+    # Requests keep flowing during the reload: none may fail.
+    stop = threading.Event()
+    failures, served = [], [0]
+
+    def traffic():
+        while not stop.is_set():
+            try:
+                r = gateway.request("GET", "/health", key=gateway.keys["alice"], timeout=10)
+                if r.status != 200:
+                    failures.append(r.status)
+                served[0] += 1
+            except OSError as e:
+                failures.append(repr(e))
+    t = threading.Thread(target=traffic)
+    t.start()
+    try:
+        started = time.monotonic()
+        gateway.admin("revoke-key", name)
+        refused = wait_until(lambda: gateway.request("GET", "/health", key=key).status == 403, 3, step=0.02)
+        elapsed = time.monotonic() - started
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        t.join(timeout=15)
+    assert refused, "the revoked key still works 3 s after revoke-key"
+    assert elapsed < 3
+    assert failures == [] and served[0] > 0, failures
+    assert "revoked" in gateway.admin("list-keys").stdout
+
+
+def test_a_key_moved_to_another_plan_gets_that_plans_limits(gateway):
+    key = gateway.add_key("mover-" + uuid.uuid4().hex[:6], "standard")
+    name = [l.split()[0] for l in gateway.admin("list-keys").stdout.splitlines() if l.startswith("mover-")][0]
+    assert wait_until(lambda: gateway.request("GET", "/health", key=key).status == 200, 5)
+    assert all(s == 200 for s in burst(gateway, key, 8))
+    gateway.admin("move-key", name, "--plan", "tiny")
+    assert wait_until(lambda: 429 in burst(gateway, key, 8), 3)
+    time.sleep(1.2)
+
+
+# -- the pool --------------------------------------------------------------------------------------
+def test_gateway_answers_504_when_the_worker_is_too_slow(gateway):
+    # The integration timeout of this gateway is 3 s; DynamoDB answers after 6 s.
+    proxy_fault("delay", 1, 6000)
+    try:
+        started = time.monotonic()
+        r = gateway.request("GET", "/clones/slow-" + uuid.uuid4().hex, key=gateway.keys["alice"])
+        assert r.status == 504, r.body
+        assert r.body == b'{"message": "Endpoint request timed out"}'
+        assert_common_headers(r)
+        assert time.monotonic() - started < 6
+    finally:
+        proxy_fault("delay", 0)
+    # The worker finishes its slow request and serves again.
+    assert wait_until(lambda: gateway.request("GET", "/health", key=gateway.keys["alice"]).status == 200, 10)
+
+
+def test_a_killed_worker_gives_502_and_is_replaced(gateway):
+    before = gateway.worker_pids()
+    assert len(before) == 2
+    proxy_fault("delay", 2, 2000)
+    result = {}
+
+    def slow():
+        result["r"] = gateway.request("GET", "/clones/kill-" + uuid.uuid4().hex, key=gateway.keys["alice"])
+    t = threading.Thread(target=slow)
+    try:
+        t.start()
+        time.sleep(0.7)  # the request is now inside a worker, waiting on DynamoDB
+        for pid in before:
+            os.kill(pid, signal.SIGKILL)
+        t.join(timeout=15)
+    finally:
+        proxy_fault("delay", 0)
+    r = result["r"]
+    assert r.status == 502, (r.status, r.body)
+    assert r.body == b'{"message": "Internal server error"}'
+    assert_common_headers(r)
+    assert wait_until(lambda: len(gateway.worker_pids()) == 2 and not set(gateway.worker_pids()) & set(before), 10)
+    assert wait_until(lambda: gateway.request("GET", "/health", key=gateway.keys["alice"]).status == 200, 10)
