@@ -1,0 +1,61 @@
+# test_install.py — `make install` puts every deployable piece in place, and the unit files are valid.
+# Installs into a DESTDIR under the test work folder; systemd-analyze checks the units against that tree.
+import os
+import shutil
+import subprocess
+
+import pytest
+
+BUILD = os.environ["CLONE_JOBS_BUILD_DIR"]
+WORK = os.environ["CLONE_JOBS_TEST_WORK_DIR"]
+
+
+@pytest.fixture(scope="module")
+def installed():
+    dest = os.path.join(WORK, "install-root")
+    shutil.rmtree(dest, ignore_errors=True)
+    r = subprocess.run(["make", "-C", BUILD, "install", f"DESTDIR={dest}"], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    prefix = subprocess.run(["sed", "-n", "s/^prefix = //p", os.path.join(BUILD, "Makefile")],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    return dest, prefix
+
+
+def test_programs_and_data_are_installed(installed):
+    dest, prefix = installed
+    root = dest + prefix
+    for rel in ("bin/clone-jobs-fcgi", "bin/clone-jobs-admin"):
+        assert os.access(os.path.join(root, rel), os.X_OK), rel
+    for rel in ("clone-jobs-site.conf.in", "iam-policy.json", "iam-setup-policy.json", "clone-jobs.conf.example",
+                "clone-jobs.postman_collection.json", "clone-jobs.postman_environment.json"):
+        assert os.path.isfile(os.path.join(root, "share", "clone-jobs", rel)), rel
+
+
+def test_unit_files_name_the_installed_programs(installed):
+    dest, prefix = installed
+    units = os.path.join(dest + prefix, "lib", "systemd", "system")
+    for name in ("clone-jobs-pool.service", "clone-jobs-setup.service"):
+        with open(os.path.join(units, name)) as fh:
+            text = fh.read()
+        assert "@" not in text.replace("@.service", ""), f"{name} kept a placeholder"
+        assert f"{prefix}/bin/clone-jobs-" in text
+
+
+def test_unit_files_pass_systemd_analyze(installed):
+    dest, prefix = installed
+    units = os.path.join(dest + prefix, "lib", "systemd", "system")
+    # Point the units at the DESTDIR copies so systemd-analyze can check the executables exist.
+    checked = os.path.join(WORK, "units-checked")
+    os.makedirs(checked, exist_ok=True)
+    paths = []
+    for name in ("clone-jobs-pool.service", "clone-jobs-setup.service"):
+        with open(os.path.join(units, name)) as fh:
+            text = fh.read().replace(f"{prefix}/bin/", f"{dest}{prefix}/bin/")
+        path = os.path.join(checked, name)
+        with open(path, "w") as fh:
+            fh.write(text)
+        paths.append(path)
+    r = subprocess.run(["systemd-analyze", "verify", "--man=no", "--recursive-errors=no"] + paths,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and (r.stdout + r.stderr).strip() == "", r.stdout + r.stderr
