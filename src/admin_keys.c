@@ -78,12 +78,13 @@ void admin_keys_usage(FILE *to)
             "                   put the key in another plan\n"
             "  render           write the nginx files again from plans.tsv and keys.tsv\n"
             "key and plan options:\n"
-            "  --keys-dir DIR   where the files are (default $CLONE_JOBS_KEYS_DIR, then " DEFAULT_KEYS_DIR ")\n"
+            "  --keys-dir DIR   where the files are (default $CLONE_JOBS_KEYS_DIR, then the configuration's\n"
+            "                   keys_dir, then " DEFAULT_KEYS_DIR ")\n"
             "  --nginx-group G  group that may read the nginx files (default " DEFAULT_NGINX_GROUP
             "; used as root)\n"
             "  --reload-command CMD\n"
-            "                   run by /bin/sh -c after a change (default $CLONE_JOBS_NGINX_RELOAD,\n"
-            "                   then '" DEFAULT_RELOAD "')\n"
+            "                   run by /bin/sh -c after a change (default $CLONE_JOBS_NGINX_RELOAD, then\n"
+            "                   the configuration's nginx_reload_command, then '" DEFAULT_RELOAD "')\n"
             "  --no-reload      change the files only\n");
 }
 

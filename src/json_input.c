@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "text.h"
 
 /*
  * Why not json_tokener: checked against json-c 0.16 with JSON_TOKENER_STRICT and
@@ -63,43 +64,6 @@ static int fail_oom(struct parser *p)
     return parse_fail(p, "out of memory while parsing JSON");
 }
 
-/* Length of the well-formed UTF-8 sequence starting at s (at most avail bytes), or 0.
- * Follows Unicode's table of well-formed sequences: no overlong forms, no surrogates,
- * nothing above U+10FFFF. */
-static size_t utf8_sequence_length(const unsigned char *s, size_t avail)
-{
-    unsigned char c = s[0];
-    unsigned char lo = 0x80, hi = 0xBF;
-    size_t n;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (avail < n)
-        return 0;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return n;
-}
-
 /* A byte that cannot start a value or follow one: say precisely what is wrong with it. */
 static int fail_unexpected(struct parser *p, const char *expected)
 {
@@ -108,7 +72,7 @@ static int fail_unexpected(struct parser *p, const char *expected)
     const unsigned char c = p->text[p->pos];
     if (c == 0)
         return parse_fail(p, "NUL byte in JSON at byte %zu", p->pos);
-    if (c >= 0x80 && utf8_sequence_length(p->text + p->pos, p->len - p->pos) == 0)
+    if (c >= 0x80 && text_utf8_sequence_length(p->text + p->pos, p->len - p->pos) == 0)
         return parse_fail(p, "invalid UTF-8 in JSON at byte %zu", p->pos);
     return parse_fail(p, "malformed JSON at byte %zu: expected %s", p->pos, expected);
 }
@@ -318,7 +282,7 @@ static int parse_string_bytes(struct parser *p)
                 run++;
                 continue;
             }
-            size_t n = utf8_sequence_length(p->text + run, p->len - run);
+            size_t n = text_utf8_sequence_length(p->text + run, p->len - run);
             if (n == 0)
                 return parse_fail(p, "invalid UTF-8 in JSON at byte %zu", run);
             run += n;

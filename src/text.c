@@ -9,8 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-/* Length of the well-formed UTF-8 sequence at s (avail bytes left), or 0 when ill-formed. */
-static size_t utf8_seq(const unsigned char *s, size_t avail)
+size_t text_utf8_sequence_length(const unsigned char *s, size_t avail)
 {
     unsigned char c = s[0];
     if (c < 0x80)
@@ -48,7 +47,7 @@ int text_utf8_valid(const char *s, size_t len)
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {
-        size_t n = utf8_seq(p + i, len - i);
+        size_t n = text_utf8_sequence_length(p + i, len - i);
         if (n == 0)
             return 0;
         i += n;
@@ -63,7 +62,7 @@ int text_utf8_sanitize(const char *s, size_t len, struct buf *out)
     while (i < len) {
         size_t start = i;
         size_t n;
-        while (i < len && (n = utf8_seq(p + i, len - i)) != 0)
+        while (i < len && (n = text_utf8_sequence_length(p + i, len - i)) != 0)
             i += n;
         if (i > start && buf_append(out, s + start, i - start) != 0)
             return -1;

@@ -9,6 +9,9 @@
 
 /* 1 when s[0..len) is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
 int text_utf8_valid(const char *s, size_t len);
+/* Length of the well-formed UTF-8 sequence at s (avail bytes left, at least 1), or 0 when ill-formed:
+ * Unicode's table of well-formed sequences, so no overlong forms, no surrogates, nothing past U+10FFFF. */
+size_t text_utf8_sequence_length(const unsigned char *s, size_t avail);
 
 /* Append s[0..len) to out with every ill-formed byte replaced by U+FFFD, so logs stay valid JSON text.
  * Returns 0, or -1 when out is full. */

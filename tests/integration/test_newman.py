@@ -17,41 +17,29 @@ NEWMAN_TIMEOUT_S = 60
 # What the collection holds today. A collection that silently lost requests or tests fails here;
 # raise these when the collection grows.
 EXPECTED_REQUESTS = 37
-MIN_ASSERTIONS = 107
+MIN_ASSERTIONS = 116
+
+
+def _tests_in(node):
+    """The pm.test( calls in one collection, folder or request node's own test scripts."""
+    return sum(line.count("pm.test(") for event in node.get("event", []) if event.get("listen") == "test"
+               for line in event["script"]["exec"])
 
 
 def collection_requests():
-    """(folder/name) of every request in the collection, in run order."""
+    """(folder/name, name, pm.test calls that run for it, its own and its folders') of every request, in run order."""
     with open(COLLECTION) as fh:
         collection = json.load(fh)
     out = []
 
-    def walk(items, prefix):
-        for item in items:
+    def walk(node, prefix, inherited):
+        for item in node["item"]:
             if "item" in item:
-                walk(item["item"], prefix + item["name"] + "/")
+                walk(item, prefix + item["name"] + "/", inherited + _tests_in(item))
             else:
-                out.append((prefix + item["name"], item["name"]))
-    walk(collection["item"], "")
+                out.append((prefix + item["name"], item["name"], inherited + _tests_in(item)))
+    walk(collection, "", _tests_in(collection))
     return out
-
-
-def count_pm_tests():
-    """The pm.test( calls written in the collection's test scripts."""
-    with open(COLLECTION) as fh:
-        collection = json.load(fh)
-    n = 0
-
-    def walk(items):
-        nonlocal n
-        for item in items:
-            if "item" in item:
-                walk(item["item"])
-            for event in item.get("event", []):
-                if event.get("listen") == "test":
-                    n += sum(line.count("pm.test(") for line in event["script"]["exec"])
-    walk(collection["item"])
-    return n
 
 
 REQUESTS = collection_requests()
@@ -102,23 +90,25 @@ def test_the_collection_runs_clean(newman_run):
     # Every request ran exactly once, and no test silently disappeared.
     assert stats["requests"]["total"] == len(REQUESTS) == EXPECTED_REQUESTS, \
         (stats["requests"], len(REQUESTS), EXPECTED_REQUESTS)
+    names = [name for _, name, _ in REQUESTS]
+    assert len(set(names)) == len(names), "request names must be unique: the per-request tests find them by name"
     ran = [e["item"]["name"] for e in run["executions"]]
-    assert ran == [name for _, name in REQUESTS]
+    assert ran == names
     assert all("response" in e and "code" in e["response"] for e in run["executions"])
     assert stats["assertions"]["total"] >= MIN_ASSERTIONS, stats["assertions"]
-    assert stats["assertions"]["total"] == count_pm_tests(), \
+    assert stats["assertions"]["total"] == sum(n for _, _, n in REQUESTS), \
         "some pm.test in the collection did not run (a script stopped early?)"
 
 
-@pytest.mark.parametrize("path,name", REQUESTS, ids=[p for p, _ in REQUESTS])
-def test_postman_request(newman_run, path, name):
+@pytest.mark.parametrize("path,name,tests", REQUESTS, ids=[p for p, _, _ in REQUESTS])
+def test_postman_request(newman_run, path, name, tests):
     report, output, _ = newman_run
     executions = [e for e in report["run"]["executions"] if e["item"]["name"] == name]
     assert len(executions) == 1, f"{path}: ran {len(executions)} times"
     e = executions[0]
     assert "requestError" not in e or not e["requestError"], e.get("requestError")
     assertions = e.get("assertions", [])
-    assert assertions, f"{path}: no assertion ran"
+    assert len(assertions) == tests, f"{path}: {len(assertions)} of its {tests} pm.test ran"
     failed = [f"{a['assertion']}: {a['error']['message']}" for a in assertions if a.get("error")]
     assert not failed, f"{path} (HTTP {e['response']['code']}):\n  " + "\n  ".join(failed)
     skipped = [a["assertion"] for a in assertions if a.get("skipped")]
