@@ -242,6 +242,8 @@ def request_id():
 
 class ProxyHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, framed by Content-Length
+    # Small answers must not wait for the client's delayed ACK (Nagle): 40 ms a call otherwise.
+    disable_nagle_algorithm = True
     timeout = CONNECTION_IDLE_S
     server_version = "ddb-proxy"
 
