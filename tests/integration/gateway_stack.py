@@ -23,6 +23,7 @@ ENDPOINT = os.environ.get("CLONE_JOBS_TEST_ENDPOINT", "")
 PLANS = {
     "standard": ["--rate", "1000", "--burst", "1000"],
     "tiny": ["--rate", "1", "--burst", "3"],
+    "small": ["--rate", "2", "--burst", "6"],
     "daily5": ["--rate", "100", "--burst", "100", "--quota", "5", "--period", "DAY"],
 }
 
@@ -107,7 +108,7 @@ class Gateway:
         for plan, args in PLANS.items():
             self.admin("add-plan", plan, *args, "--no-reload")
         for name, plan in (("alice", "standard"), ("bob", "standard"), ("tiny-client", "tiny"),
-                           ("quota-client", "daily5")):
+                           ("small-client", "small"), ("quota-client", "daily5")):
             self.keys[name] = self.add_key(name, plan, reload=False)
 
         cert, key = os.path.join(self.dir, "cert.pem"), os.path.join(self.dir, "key.pem")

@@ -172,20 +172,22 @@ def burst(gateway, key, n):
         return list(pool.map(one, range(n)))
 
 
-def test_each_plan_allows_its_burst_then_throttles(gateway):
-    # tiny: 1 request/s, burst 3 -> at most 4 at once pass, the rest are 429.
-    statuses = burst(gateway, gateway.keys["tiny-client"], 12)
+@pytest.mark.parametrize("client,rate,burst_size", [("tiny-client", 1, 3), ("small-client", 2, 6)])
+def test_each_plan_allows_its_burst_then_throttles(gateway, client, rate, burst_size):
+    # nginx lets burst + 1 through at once (nodelay), then one request per 1/rate seconds.
+    n = burst_size + 10
+    statuses = burst(gateway, gateway.keys[client], n)
     ok, throttled = statuses.count(200), statuses.count(429)
-    assert ok + throttled == 12, statuses
-    assert 1 <= ok <= 4 and throttled >= 8, statuses
-    r = gateway.request("GET", "/health", key=gateway.keys["tiny-client"])
+    assert ok + throttled == n, statuses
+    assert 1 <= ok <= burst_size + 2 and throttled >= n - burst_size - 2, statuses
+    r = gateway.request("GET", "/health", key=gateway.keys[client])
     if r.status == 429:
         assert_gateway_answer(r, 429, '{"message":"Too Many Requests"}', "TooManyRequestsException")
     # The limit is per plan and client: another client on another plan is not slowed.
     assert gateway.request("GET", "/health", key=gateway.keys["alice"]).status == 200
-    # After a second the bucket holds a request again.
-    time.sleep(1.2)
-    assert gateway.request("GET", "/health", key=gateway.keys["tiny-client"]).status == 200
+    # After 1/rate seconds the bucket holds a request again.
+    time.sleep(1.0 / rate + 0.2)
+    assert gateway.request("GET", "/health", key=gateway.keys[client]).status == 200
 
 
 def test_429_too_many_requests_body(gateway):
