@@ -12,7 +12,7 @@ from gateway_stack import SRC, WORK, gateway, wait_until  # noqa: F401  (the fix
 NEWMAN = os.path.join(SRC, "tools", "newman", "node_modules", ".bin", "newman")
 COLLECTION = os.path.join(SRC, "postman", "clone-jobs.postman_collection.json")
 ENVIRONMENT = os.path.join(SRC, "postman", "clone-jobs.postman_environment.json")
-NEWMAN_TIMEOUT_S = 60
+NEWMAN_TIMEOUT_S = 30
 
 # What the collection holds today. A collection that silently lost requests or tests fails here;
 # raise these when the collection grows.
@@ -47,7 +47,7 @@ REQUESTS = collection_requests()
 
 @pytest.fixture(scope="module")
 def newman_run(gateway):
-    """Run the collection once for this module; returns (report, cli output)."""
+    """Run the collection once for this module; returns (JSON report, cli output, exit code)."""
     assert os.access(NEWMAN, os.X_OK), f"{NEWMAN} missing: run scripts/install-deps"
     key = gateway.add_key("newman-" + uuid.uuid4().hex[:6], "standard")
     assert wait_until(lambda: gateway.request("GET", "/health", key=key).status == 200, 5), \
