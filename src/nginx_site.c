@@ -73,6 +73,9 @@ static int safe_path(const char *p)
 }
 
 /* The location line for a path: exact match, or an anchored regex when it has {name} segments. */
+/* The location line for a path: exact match, or an anchored regex when it has {name} segments.
+ * A {name} segment may hold an encoded slash, which nginx has decoded in the URI it matches locations
+ * against, so the regex takes anything there and raw_path_check (on the undecoded URI) does the real check. */
 static int render_location_line(struct buf *out, const char *stage, const char *path)
 {
     if (!strchr(path, '{'))
@@ -82,13 +85,33 @@ static int render_location_line(struct buf *out, const char *stage, const char *
     for (const char *s = path; *s; s++) {
         if (*s == '{') {
             s = strchr(s, '}');
-            if (buf_append_str(out, "[^/]+") != 0)
+            if (buf_append_str(out, ".+") != 0)
                 return -1;
         } else if (append_regex_literal(out, s, 1) != 0) {
             return -1;
         }
     }
     return buf_append_str(out, "$\" {\n");
+}
+
+/* For {name} paths: the raw request URI must have exactly one segment there, or it is not a route. */
+static int raw_path_check(struct buf *out, const char *stage, const char *path)
+{
+    if (!strchr(path, '{'))
+        return 0;
+    if (buf_append_str(out, "        if ($request_uri !~ \"^") != 0 ||
+        append_regex_literal(out, stage, strlen(stage)) != 0)
+        return -1;
+    for (const char *s = path; *s; s++) {
+        if (*s == '{') {
+            s = strchr(s, '}');
+            if (buf_append_str(out, "[^/?]+") != 0)
+                return -1;
+        } else if (append_regex_literal(out, s, 1) != 0) {
+            return -1;
+        }
+    }
+    return buf_append_str(out, "(\\?.*)?$\") { return 461; }\n");
 }
 
 static int render_routes(struct buf *out, const struct nginx_site_params *p,
@@ -133,6 +156,7 @@ static int render_routes(struct buf *out, const struct nginx_site_params *p,
             if (*c == '|')
                 *c = ',';
         if (render_location_line(out, p->stage, paths[j]) != 0 ||
+            raw_path_check(out, p->stage, paths[j]) != 0 ||
             buf_printf(out,
                        "        set $route_methods \"%s,OPTIONS\";\n"
                        "        # Preflight needs no key: browsers cannot send one.\n"
@@ -151,6 +175,7 @@ static int render_routes(struct buf *out, const struct nginx_site_params *p,
                        "        fastcgi_hide_header Access-Control-Allow-Origin;\n"
                        "        fastcgi_hide_header Access-Control-Allow-Headers;\n"
                        "        fastcgi_hide_header Access-Control-Allow-Methods;\n"
+                       "        fastcgi_hide_header Access-Control-Expose-Headers;\n"
                        "        fastcgi_connect_timeout 5s;\n"
                        "        fastcgi_send_timeout %lds;\n"
                        "        fastcgi_read_timeout %lds;\n"

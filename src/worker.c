@@ -16,6 +16,8 @@
 #include "text.h"
 
 #define CORS_ALLOW_HEADERS "Content-Type,X-Amz-Date,Authorization,X-Api-Key,X-Amz-Security-Token"
+/* Without this a browser's script cannot read the ETag it needs for If-Match, nor Location. */
+#define CORS_EXPOSE_HEADERS "ETag,Location,x-amzn-RequestId,x-amzn-ErrorType,Retry-After"
 #define FIXED_500 "{\"message\":\"Internal server error\"}"
 
 int worker_init(struct worker *w, const struct conf *conf, char *err, size_t errlen)
@@ -204,7 +206,8 @@ static int common_headers(const struct worker *w, const struct http_request *req
     if (http_response_header(resp, "x-amzn-RequestId", req->request_id) != 0 ||
         http_response_header(resp, "Access-Control-Allow-Origin", w->conf->cors_origin) != 0 ||
         http_response_header(resp, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS) != 0 ||
-        http_response_header(resp, "Access-Control-Allow-Methods", allow) != 0)
+        http_response_header(resp, "Access-Control-Allow-Methods", allow) != 0 ||
+        http_response_header(resp, "Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS) != 0)
         return -1;
     if (resp->status != 204 && http_response_header(resp, "Content-Type", "application/json") != 0)
         return -1;

@@ -59,6 +59,33 @@ def test_unknown_route_is_missing_authentication_token(gateway, method, path, wi
                           "MissingAuthenticationTokenException")
 
 
+def test_an_id_with_an_encoded_slash_is_reachable_at_its_location(gateway):
+    key = gateway.keys["alice"]
+    cid = "a/b-" + uuid.uuid4().hex[:8]
+    r = gateway.request("POST", "/clones", body={"cloneID": cid}, key=key)
+    assert r.status == 201, r.body
+    location = r.header("Location")
+    assert location.endswith("/clones/" + cid.replace("/", "%2F"))
+    got = gateway.request("GET", location, key=key, raw_path=True)
+    assert got.status == 200 and got.json()["cloneID"] == cid
+    # A literal extra segment is not a route, and that is said before the key is looked at.
+    for k in (key, None):
+        r = gateway.request("GET", "/clones/" + cid, key=k)
+        assert_gateway_answer(r, 403, '{"message":"Missing Authentication Token"}',
+                              "MissingAuthenticationTokenException")
+    r = gateway.request("OPTIONS", "/clones/a/b")
+    assert r.status == 403
+    assert gateway.request("DELETE", location, key=key, raw_path=True).status == 204
+
+
+def test_scripts_may_read_etag_location_and_request_id(gateway):
+    r = gateway.request("GET", "/health", key=gateway.keys["alice"])
+    exposed = {h.strip().lower() for h in r.header("Access-Control-Expose-Headers").split(",")}
+    assert {"etag", "location", "x-amzn-requestid"} <= exposed
+    r = gateway.request("GET", "/clones", key=None)
+    assert r.status == 403 and "ETag" in r.header("Access-Control-Expose-Headers")
+
+
 def test_path_outside_the_stage_is_missing_authentication_token(gateway):
     r = gateway.request("GET", "/clones", key=gateway.keys["alice"], raw_path=True)
     assert_gateway_answer(r, 403, '{"message":"Missing Authentication Token"}',
