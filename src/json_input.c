@@ -170,17 +170,6 @@ static int parse_number(struct parser *p, json_object **out)
     return *out ? 0 : fail_oom(p);
 }
 
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Four hex digits at pos, or -1. */
 static long read_hex4(const struct parser *p, size_t pos)
 {
@@ -188,7 +177,7 @@ static long read_hex4(const struct parser *p, size_t pos)
         return -1;
     long value = 0;
     for (size_t i = 0; i < 4; i++) {
-        int h = hex_value(p->text[pos + i]);
+        int h = text_hex_value((char)p->text[pos + i]);
         if (h < 0)
             return -1;
         value = value * 16 + h;

@@ -3,6 +3,7 @@
 #include "sigv4.h"
 
 #include "buf.h"
+#include "text.h"
 
 #include <limits.h>
 #include <openssl/crypto.h>
@@ -32,17 +33,6 @@ static void to_hex(const unsigned char *in, size_t len, char *out)
         out[2 * i + 1] = hex_lower[in[i] & 0x0f];
     }
     out[2 * len] = '\0';
-}
-
-static int hex_digit_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 static int is_unreserved(unsigned char c)
@@ -99,7 +89,7 @@ static int append_uri_encoded(struct buf *b, const char *s, size_t len, int keep
         unsigned char c = (unsigned char)s[i];
         int separator = keep_slash && c == '/';
         if (percent == PERCENT_IS_ESCAPE && c == '%' && len - i >= 3) {
-            int high = hex_digit_value(s[i + 1]), low = hex_digit_value(s[i + 2]);
+            int high = text_hex_value(s[i + 1]), low = text_hex_value(s[i + 2]);
             if (high >= 0 && low >= 0) {
                 c = (unsigned char)(high << 4 | low);
                 i += 2;

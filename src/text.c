@@ -75,7 +75,7 @@ int text_utf8_sanitize(const char *s, size_t len, struct buf *out)
     return 0;
 }
 
-static int hex_value(char c)
+int text_hex_value(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -105,7 +105,7 @@ int text_percent_decode(const char *s, size_t len, int plus_is_space, struct buf
         } else {
             if (len - i < 3)
                 return -1;
-            int h = hex_value(s[i + 1]), l = hex_value(s[i + 2]);
+            int h = text_hex_value(s[i + 1]), l = text_hex_value(s[i + 2]);
             if (h < 0 || l < 0)
                 return -1;
             c = (char)(h * 16 + l);

@@ -19,6 +19,9 @@ int text_utf8_sanitize(const char *s, size_t len, struct buf *out);
 
 /* Decode %XX escapes (and '+' as a blank when plus_is_space) of s[0..len) into out.
  * Returns 0, or -1 on a malformed escape ('%' not followed by two hex digits) or when out is full. */
+/* The value of one hex digit (either case), or -1. */
+int text_hex_value(char c);
+
 int text_percent_decode(const char *s, size_t len, int plus_is_space, struct buf *out);
 
 /* Append s with every byte but the RFC 3986 unreserved ones percent-encoded (for a path segment). */
