@@ -86,6 +86,14 @@ def test_scripts_may_read_etag_location_and_request_id(gateway):
     assert r.status == 403 and "ETag" in r.header("Access-Control-Expose-Headers")
 
 
+@pytest.mark.parametrize("path", ["/clones/%ZZ", "/clones/%00", "/clone%"])
+def test_a_path_nginx_cannot_decode_is_a_json_400(gateway, path):
+    r = gateway.request("GET", path, key=gateway.keys["alice"])
+    assert r.status == 400 and r.json() == {"message": "Bad Request"}, r.body
+    assert r.header("content-type") == "application/json"
+    assert_common_headers(r)
+
+
 def test_path_outside_the_stage_is_missing_authentication_token(gateway):
     r = gateway.request("GET", "/clones", key=gateway.keys["alice"], raw_path=True)
     assert_gateway_answer(r, 403, '{"message":"Missing Authentication Token"}',
