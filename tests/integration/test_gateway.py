@@ -345,3 +345,53 @@ def test_a_killed_worker_gives_502_and_is_replaced(gateway):
     assert_common_headers(r)
     assert wait_until(lambda: len(gateway.worker_pids()) == 2 and not set(gateway.worker_pids()) & set(before), 10)
     assert wait_until(lambda: gateway.request("GET", "/health", key=gateway.keys["alice"]).status == 200, 10)
+
+
+# -- no input makes a 5xx ------------------------------------------------------------------------------
+def random_json(rnd, depth=0):
+    kind = rnd.randrange(9 if depth < 4 else 5)
+    if kind == 0:
+        return rnd.choice([0, -0.0, 1e-130, 9.9e125, 1e126, 1e-131, 10 ** 40 + 1, rnd.random()])
+    if kind == 1:
+        return "".join(rnd.choice("abc \"\\/\u00e9\u2603\x01{}") for _ in range(rnd.randrange(10)))
+    if kind == 2:
+        return rnd.choice([True, False, None])
+    if kind == 3:
+        return rnd.choice(["cloneID", "status", "version", "createdAt", "", " ", "#a", ":v", "a.b", "[0]"])
+    if kind == 4:
+        return rnd.randrange(-10 ** 20, 10 ** 20)
+    if kind in (5, 6):
+        return [random_json(rnd, depth + 1) for _ in range(rnd.randrange(4))]
+    keys = ["cloneID", "status", "updateKey", "updateValue", "version", "createdAt", "#n0", ":v0", "", "a b"]
+    return {rnd.choice(keys): random_json(rnd, depth + 1) for _ in range(rnd.randrange(5))}
+
+
+def test_random_requests_never_get_a_5xx_and_never_kill_a_worker(gateway):
+    rnd = __import__("random").Random(20261125)
+    key = gateway.add_key("fuzz-" + uuid.uuid4().hex[:6], "standard")
+    assert wait_until(lambda: gateway.request("GET", "/health", key=key).status == 200, 5)
+    pids = gateway.worker_pids()
+    paths = ["/clone", "/clones", "/clones/fz1", "/clones/%2F", "/clones/%ZZ", "/clone?cloneID=",
+             "/clone?cloneID=%00", "/clones?limit=abc", "/clones?cursor=@@", "/clones?limit=5&status=%FF",
+             "/health?deep=2", "/clones/" + "a" * 3000]
+    seen, bad = {}, []
+    for _ in range(300):
+        method = rnd.choice(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        path = rnd.choice(paths)
+        if rnd.random() < 0.3:
+            body = bytes(rnd.randrange(256) for _ in range(rnd.randrange(50)))
+        else:
+            value = random_json(rnd)
+            if isinstance(value, dict) and rnd.random() < 0.5:
+                value["cloneID"] = rnd.choice(["fz1", "fz2", "", " ", 5, None])
+            body = json.dumps(value).encode()
+        headers = {"Content-Type": "application/json"}
+        if rnd.random() < 0.2:
+            headers["If-Match"] = rnd.choice(['"1"', "*", 'W/"2"', "garbage", '"', ""])
+        r = gateway.request(method, path, body=body, key=key, headers=headers)
+        seen[r.status] = seen.get(r.status, 0) + 1
+        if r.status >= 500 or (r.body and not r.body.startswith(b"{")):
+            bad.append((method, path, body[:60], r.status, r.body[:120]))
+    assert bad == [], bad[:5]
+    assert sum(v for k, v in seen.items() if 400 <= k < 500) > 100, seen
+    assert gateway.worker_pids() == pids
