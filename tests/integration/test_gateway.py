@@ -395,3 +395,31 @@ def test_random_requests_never_get_a_5xx_and_never_kill_a_worker(gateway):
     assert bad == [], bad[:5]
     assert sum(v for k, v in seen.items() if 400 <= k < 500) > 100, seen
     assert gateway.worker_pids() == pids
+
+
+def test_sighup_replaces_every_worker_without_a_failed_request(gateway):
+    before = gateway.worker_pids()
+    stop, failures, served = threading.Event(), [], [0]
+
+    def traffic():
+        while not stop.is_set():
+            try:
+                r = gateway.request("GET", "/health", key=gateway.keys["bob"], timeout=10)
+                if r.status != 200:
+                    failures.append(r.status)
+                served[0] += 1
+            except OSError as e:
+                failures.append(repr(e))
+    t = threading.Thread(target=traffic)
+    t.start()
+    try:
+        time.sleep(0.2)
+        gateway.pool.send_signal(signal.SIGHUP)
+        replaced = wait_until(lambda: len(gateway.worker_pids()) == len(before)
+                              and not set(gateway.worker_pids()) & set(before), 10)
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        t.join(timeout=15)
+    assert replaced, (before, gateway.worker_pids())
+    assert failures == [] and served[0] > 0, failures
