@@ -423,3 +423,16 @@ def test_sighup_replaces_every_worker_without_a_failed_request(gateway):
         t.join(timeout=15)
     assert replaced, (before, gateway.worker_pids())
     assert failures == [] and served[0] > 0, failures
+
+
+def test_zz_workers_logged_no_sanitizer_report_and_exited_cleanly(gateway):
+    # Last in this file: what the pool logged while every test above ran. Under the ASan build a leak or
+    # undefined behaviour in a worker shows here even when the answer was right.
+    with open(gateway.pool_log) as fh:
+        log = fh.read()
+    reports = [l for l in log.splitlines() if "Sanitizer" in l or "runtime error:" in l]
+    assert reports == [], reports[:5]
+    exits = [json.loads(l) for l in log.splitlines() if '"event":"worker_exited"' in l]
+    unclean = [e for e in exits if e["detail"] not in ("exited with status 0", "killed by signal 9")]
+    assert unclean == [], unclean
+    assert any(e["detail"] == "exited with status 0" for e in exits)  # the SIGHUP test's workers
