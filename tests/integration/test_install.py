@@ -59,3 +59,16 @@ def test_unit_files_pass_systemd_analyze(installed):
     r = subprocess.run(["systemd-analyze", "verify", "--man=no", "--recursive-errors=no"] + paths,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and (r.stdout + r.stderr).strip() == "", r.stdout + r.stderr
+
+
+def test_configure_names_the_missing_libraries():
+    src = os.environ["CLONE_JOBS_SRC_DIR"]
+    where = os.path.join(WORK, "configure-missing")
+    os.makedirs(where, exist_ok=True)
+    env = dict(os.environ, PKG_CONFIG_LIBDIR="/nonexistent", PKG_CONFIG_PATH="")
+    r = subprocess.run([os.path.join(src, "configure")], cwd=where, env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode != 0
+    assert "missing libraries: libjson-c-dev(json-c>=0.15) libcurl4-openssl-dev(libcurl>=7.68) " \
+           "libssl-dev(OpenSSL>=1.1.1)" in r.stderr, r.stderr[-500:]
+    assert "apt-get install" in r.stderr
