@@ -61,6 +61,21 @@ static void reply_written(struct worker *w, struct http_response *resp, int stat
         reply_internal(w, resp, "out of memory");
 }
 
+/* 1 when the table holds exactly item_av under id. A create retried after a lost answer fails its own
+ * condition; the item then is this request's write (the creation time to the millisecond included). */
+static int stored_is(struct worker *w, json_object *item_av, const char *id, size_t len)
+{
+    json_object *key = key_of(w, id, len);
+    if (!key)
+        return 0;
+    struct ddb_result r;
+    int same = wk_get(w, key, &r) == DDB_OK &&
+               json_object_equal(json_object_object_get(r.response, "Item"), item_av);
+    ddb_result_clear(&r);
+    json_object_put(key);
+    return same;
+}
+
 HANDLER(handle_v2_create)
 {
     (void)m;
@@ -127,6 +142,8 @@ HANDLER(handle_v2_create)
     eb_apply(&eb, &e);
     struct ddb_result r;
     enum ddb_outcome o = wk_put(w, item_av, &e, NULL, &r);
+    if (o == DDB_CONDITION_FAILED && r.attempts > 1 && stored_is(w, item_av, id, len))
+        o = DDB_OK; /* an earlier attempt wrote it and its answer was lost: this create did succeed */
     if (o == DDB_CONDITION_FAILED) {
         reply_message(w, resp, 409, "conflict", "%s: %s already exists", c->key_attribute, id);
     } else if (o != DDB_OK) {

@@ -17,10 +17,11 @@ the credentials given here. A bad one gets DynamoDB's HTTP 400 error shape and i
 one is forwarded on a kept-alive upstream connection and the answer relayed (status, headers, body).
 
 Control, on the same port, never signed and never counted:
-  POST /__proxy/fault  {"mode": "throttle"|"http500"|"http503"|"close"|"delay", "count": N (1),
+  POST /__proxy/fault  {"mode": "throttle"|"http500"|"http503"|"close"|"delay"|"lose_answer", "count": N (1),
                         "delay_ms": M (delay only)}  the next N correctly signed requests fail that way;
                         a new command replaces a pending one. throttle = 400 ProvisionedThroughputExceeded,
-                        close = connection closed with no answer, delay = wait M ms, then forward.
+                        close = connection closed with no answer, delay = wait M ms, then forward,
+                        lose_answer = forwarded and done upstream, then closed before the answer.
   GET  /__proxy/stats  {"requests": N, "verified": N, "rejected": N, "faults_left": N}
   POST /__proxy/reset  counters to zero, pending faults dropped.
 """
@@ -57,7 +58,8 @@ LISTEN_BACKLOG = 64
 JSON_1_0 = "application/x-amz-json-1.0"
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
               "transfer-encoding", "upgrade", "expect", "content-length"}
-FAULT_MODES = ("throttle", "http500", "http503", "close", "delay")
+# lose_answer: DynamoDB does the work, then the connection drops before the answer (the ambiguous case).
+FAULT_MODES = ("throttle", "http500", "http503", "close", "delay", "lose_answer")
 
 CORAL = "com.amazon.coral.service#"
 DDB = "com.amazonaws.dynamodb.v20120810#"
@@ -404,6 +406,9 @@ class ProxyHandler(BaseHTTPRequestHandler):
             if mode == "close":
                 self.close_connection = True
                 return
+            if mode == "lose_answer":
+                self.forward(body, deliver=False)
+                return
             if mode == "delay":
                 time.sleep(delay_ms / 1000.0)
             else:
@@ -413,7 +418,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
 
     # ---- upstream ----
 
-    def forward(self, body):
+    def forward(self, body, deliver=True):
         headers = [(k, v) for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP]
         try:
             status, reason, resp_headers, data = self.upstream_exchange(headers, body)
@@ -421,6 +426,9 @@ class ProxyHandler(BaseHTTPRequestHandler):
             self.log_error("upstream failed: %r", e)
             self.close_connection = True
             self.send_json(502, {"message": f"ddb_proxy: upstream failed: {e!r}"})
+            return
+        if not deliver:
+            self.close_connection = True
             return
         self.send_response_only(status, reason)
         for name, value in resp_headers:
