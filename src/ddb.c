@@ -29,6 +29,7 @@ struct ddb_client {
     struct ddb_options options;
     struct aws_settings settings;
     struct aws_credentials credentials;
+    struct sigv4_key_cache signing_key; /* today's key for these credentials */
     char url[600];
     char host[512]; /* the Host header as curl sends it, which is what gets signed */
     char path[256];
@@ -181,6 +182,7 @@ void ddb_client_free(struct ddb_client *c)
     buf_free(&c->body);
     /* The secret lived here; do not leave it in freed memory. */
     memset(&c->credentials, 0, sizeof c->credentials);
+    memset(&c->signing_key, 0, sizeof c->signing_key);
     free(c);
 }
 
@@ -276,6 +278,7 @@ static int refresh_credentials(struct ddb_client *c, struct ddb_result *r)
     }
     c->credentials = fresh;
     memset(&fresh, 0, sizeof fresh);
+    memset(&c->signing_key, 0, sizeof c->signing_key);
     return 0;
 }
 
@@ -315,6 +318,7 @@ static enum attempt_end one_attempt(struct ddb_client *c, const char *operation,
     const struct sigv4_params params = {
         .region = c->settings.region, .service = "dynamodb", .amz_date = amz_date,
         .normalize_path = 1, .sign_body_header = 0, .omit_session_token = 0,
+        .key_cache = &c->signing_key,
     };
     struct sigv4_result signature;
     if (sigv4_sign(&req, &creds, &params, &signature) != 0) {

@@ -424,6 +424,30 @@ static int derive_signing_key(const char *secret, const char *date8, const char 
     return rc;
 }
 
+/* The signing key from the cache when it is the one for this request, else derived (and cached). */
+static int signing_key_for(const struct sigv4_credentials *creds, const struct sigv4_params *params,
+                           const char *date8, unsigned char key[SHA256_LEN])
+{
+    struct sigv4_key_cache *c = params->key_cache;
+    if (c && c->valid && strcmp(c->date8, date8) == 0 && strcmp(c->region, params->region) == 0 &&
+        strcmp(c->service, params->service) == 0 && strcmp(c->access_key_id, creds->access_key_id) == 0) {
+        memcpy(key, c->key, SHA256_LEN);
+        return 0;
+    }
+    if (derive_signing_key(creds->secret_access_key, date8, params->region, params->service, key) != 0)
+        return -1;
+    if (c && strlen(params->region) < sizeof c->region && strlen(params->service) < sizeof c->service &&
+        strlen(creds->access_key_id) < sizeof c->access_key_id) {
+        memcpy(c->date8, date8, sizeof c->date8);
+        strcpy(c->region, params->region);
+        strcpy(c->service, params->service);
+        strcpy(c->access_key_id, creds->access_key_id);
+        memcpy(c->key, key, SHA256_LEN);
+        c->valid = 1;
+    }
+    return 0;
+}
+
 static int valid_inputs(const struct sigv4_request *req, const struct sigv4_credentials *creds,
                         const struct sigv4_params *params)
 {
@@ -497,7 +521,7 @@ int sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *
                    params->region, params->service, canonical_hash) != 0)
         goto done;
 
-    if (derive_signing_key(creds->secret_access_key, date8, params->region, params->service, signing_key) != 0 ||
+    if (signing_key_for(creds, params, date8, signing_key) != 0 ||
         hmac_sha256(signing_key, sizeof signing_key, to_sign.data, mac) != 0)
         goto done;
     to_hex(mac, sizeof mac, out->signature);

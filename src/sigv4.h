@@ -28,6 +28,18 @@ struct sigv4_request {
     size_t body_len;
 };
 
+/* The signing key depends only on the secret, the day, the region and the service: a client keeps one of
+ * these so the four HMACs run once a day instead of once a request. Zero it to start (and whenever the
+ * credentials change: it is matched on the access key id, not the secret). */
+struct sigv4_key_cache {
+    int valid;
+    char date8[9];
+    char region[64];
+    char service[64];
+    char access_key_id[128];
+    unsigned char key[32];
+};
+
 struct sigv4_params {
     const char *region;
     const char *service;
@@ -37,6 +49,7 @@ struct sigv4_params {
                                 * AWS do). 0 (S3): path kept as is, %XX decoded and encoded once. */
     int sign_body_header;      /* 1: add and sign x-amz-content-sha256 */
     int omit_session_token;    /* 1: the token header is added after signing (not signed) */
+    struct sigv4_key_cache *key_cache; /* NULL: derive the signing key for this request only */
 };
 
 /* What signing produced; every string is owned by the struct (free with sigv4_result_free). */

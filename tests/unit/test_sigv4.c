@@ -424,7 +424,7 @@ static int sign_simple(const char *path, const char *query, const struct sigv4_h
 {
     const struct sigv4_request req = {"GET", path, query, headers, count, NULL, 0};
     const struct sigv4_credentials creds = {EXAMPLE_AKID, EXAMPLE_SECRET, NULL};
-    const struct sigv4_params params = {"us-east-1", "service", EXAMPLE_DATE, normalize, 0, 0};
+    const struct sigv4_params params = {"us-east-1", "service", EXAMPLE_DATE, normalize, 0, 0, NULL};
     return sigv4_sign(&req, &creds, &params, res);
 }
 
@@ -529,12 +529,12 @@ static void test_refusals(struct tap *t)
     const struct sigv4_credentials newline_token = {EXAMPLE_AKID, EXAMPLE_SECRET, "tok\r\nX-Evil: 1"};
     const struct sigv4_credentials slash_akid = {"AKID/X", EXAMPLE_SECRET, NULL};
     const struct sigv4_credentials no_secret = {EXAMPLE_AKID, "", NULL};
-    const struct sigv4_params params = {"us-east-1", "service", EXAMPLE_DATE, 1, 0, 0};
-    const struct sigv4_params body_params = {"us-east-1", "service", EXAMPLE_DATE, 1, 1, 0};
-    const struct sigv4_params bad_date = {"us-east-1", "service", "2015-08-30T12:36", 1, 0, 0};
-    const struct sigv4_params letter_date = {"us-east-1", "service", "2015083XT123600Z", 1, 0, 0};
-    const struct sigv4_params slash_region = {"us/east-1", "service", EXAMPLE_DATE, 1, 0, 0};
-    const struct sigv4_params no_region = {NULL, "service", EXAMPLE_DATE, 1, 0, 0};
+    const struct sigv4_params params = {"us-east-1", "service", EXAMPLE_DATE, 1, 0, 0, NULL};
+    const struct sigv4_params body_params = {"us-east-1", "service", EXAMPLE_DATE, 1, 1, 0, NULL};
+    const struct sigv4_params bad_date = {"us-east-1", "service", "2015-08-30T12:36", 1, 0, 0, NULL};
+    const struct sigv4_params letter_date = {"us-east-1", "service", "2015083XT123600Z", 1, 0, 0, NULL};
+    const struct sigv4_params slash_region = {"us/east-1", "service", EXAMPLE_DATE, 1, 0, 0, NULL};
+    const struct sigv4_params no_region = {NULL, "service", EXAMPLE_DATE, 1, 0, 0, NULL};
 
 #define REQ(h) {"GET", "/", NULL, h, sizeof h / sizeof h[0], NULL, 0}
     const struct sigv4_request r_no_host = REQ(no_host), r_host = REQ(host), r_date = REQ(with_date),
@@ -631,8 +631,8 @@ static void test_signer_headers(struct tap *t)
     const struct sigv4_request req = {"POST", "/", NULL, host, 1, "Param1=value1", 13};
     const struct sigv4_credentials creds = {EXAMPLE_AKID, EXAMPLE_SECRET, "tok"};
     const struct sigv4_credentials empty_token = {EXAMPLE_AKID, EXAMPLE_SECRET, ""};
-    const struct sigv4_params both = {"us-east-1", "service", EXAMPLE_DATE, 1, 1, 0};
-    const struct sigv4_params omit = {"us-east-1", "service", EXAMPLE_DATE, 1, 0, 1};
+    const struct sigv4_params both = {"us-east-1", "service", EXAMPLE_DATE, 1, 1, 0, NULL};
+    const struct sigv4_params omit = {"us-east-1", "service", EXAMPLE_DATE, 1, 0, 1, NULL};
     struct sigv4_result res;
 
     int rc = sigv4_sign(&req, &creds, &both, &res);
@@ -672,7 +672,7 @@ static void test_dynamodb_vector(struct tap *t)
     };
     const struct sigv4_request req = {"POST", "/", NULL, headers, 3, "{}", 2};
     const struct sigv4_credentials creds = {EXAMPLE_AKID, EXAMPLE_SECRET, "session-token-example"};
-    const struct sigv4_params params = {"us-east-1", "dynamodb", "20240102T030405Z", 1, 0, 0};
+    const struct sigv4_params params = {"us-east-1", "dynamodb", "20240102T030405Z", 1, 0, 0, NULL};
     struct sigv4_result res;
     int rc = sigv4_sign(&req, &creds, &params, &res);
     tap_ok(t, rc == 0 && strcmp(res.authorization,
@@ -681,6 +681,49 @@ static void test_dynamodb_vector(struct tap *t)
                                 "Signature=8d7a1f7070b0e3ddf8593ebdc84bd0fb2b8013000726aea1892a4462d1a79901") == 0,
            "DynamoDB ListTables with a session token, as botocore signs it");
     sigv4_result_free(&res);
+}
+
+/* The client's signing-key cache: same signatures as without it, and no stale key for another day,
+ * region, service or access key. */
+static void test_key_cache(struct tap *t)
+{
+    const struct sigv4_header headers[] = {{"Host", "example.amazonaws.com"}};
+    const struct sigv4_request req = {"GET", "/", NULL, headers, 1, NULL, 0};
+    const struct sigv4_credentials creds = {EXAMPLE_AKID, EXAMPLE_SECRET, NULL};
+    const struct sigv4_credentials other = {"AKIDOTHER", "another-secret-key-for-the-test", NULL};
+    struct sigv4_key_cache cache;
+    memset(&cache, 0, sizeof cache);
+    const char *dates[] = {EXAMPLE_DATE, EXAMPLE_DATE, "20150831T000000Z", EXAMPLE_DATE};
+    const char *regions[] = {"us-east-1", "us-east-1", "us-east-1", "eu-west-1"};
+    int all_same = 1;
+    for (size_t i = 0; i < 4; i++) {
+        struct sigv4_params plain = {regions[i], "service", dates[i], 1, 0, 0, NULL};
+        struct sigv4_params cached = plain;
+        cached.key_cache = &cache;
+        struct sigv4_result a, b;
+        int ok = sigv4_sign(&req, &creds, &plain, &a) == 0;
+        if (ok && sigv4_sign(&req, &creds, &cached, &b) == 0) {
+            all_same &= strcmp(a.signature, b.signature) == 0;
+            sigv4_result_free(&b);
+        } else {
+            all_same = 0;
+        }
+        if (ok)
+            sigv4_result_free(&a);
+    }
+    tap_ok(t, all_same, "the key cache signs exactly as without it, across days and regions");
+    tap_ok(t, cache.valid && strcmp(cache.region, "eu-west-1") == 0, "the cache follows the last region");
+
+    struct sigv4_params p = {"eu-west-1", "service", EXAMPLE_DATE, 1, 0, 0, &cache};
+    struct sigv4_params plain = {"eu-west-1", "service", EXAMPLE_DATE, 1, 0, 0, NULL};
+    struct sigv4_result a, b;
+    int ok = sigv4_sign(&req, &other, &p, &a) == 0 && sigv4_sign(&req, &other, &plain, &b) == 0;
+    tap_ok(t, ok && strcmp(a.signature, b.signature) == 0 && strcmp(cache.access_key_id, "AKIDOTHER") == 0,
+           "other credentials get their own key, not the cached one");
+    if (ok) {
+        sigv4_result_free(&a);
+        sigv4_result_free(&b);
+    }
 }
 
 int main(int argc, char **argv)
@@ -699,5 +742,6 @@ int main(int argc, char **argv)
     test_canonical_forms(&t);
     test_signer_headers(&t);
     test_dynamodb_vector(&t);
+    test_key_cache(&t);
     return tap_done(&t);
 }
