@@ -61,8 +61,8 @@ static void reply_written(struct worker *w, struct http_response *resp, int stat
         reply_internal(w, resp, "out of memory");
 }
 
-/* 1 when the table holds exactly item_av under id. A create retried after a lost answer fails its own
- * condition; the item then is this request's write (the creation time to the millisecond included). */
+/* 1 when the table holds exactly item_av under id: this request's write, its creation time to the
+ * millisecond included. Read only when the create's condition failed, so it costs nothing otherwise. */
 static int stored_is(struct worker *w, json_object *item_av, const char *id, size_t len)
 {
     json_object *key = key_of(w, id, len);
@@ -142,8 +142,10 @@ HANDLER(handle_v2_create)
     eb_apply(&eb, &e);
     struct ddb_result r;
     enum ddb_outcome o = wk_put(w, item_av, &e, NULL, &r);
-    if (o == DDB_CONDITION_FAILED && r.attempts > 1 && stored_is(w, item_av, id, len))
-        o = DDB_OK; /* an earlier attempt wrote it and its answer was lost: this create did succeed */
+    /* Was it this request's own write, whose answer was lost? Then the retry (ours, or libcurl's own on a
+     * reused connection, which r.attempts does not see) failed the condition, yet the create succeeded. */
+    if (o == DDB_CONDITION_FAILED && stored_is(w, item_av, id, len))
+        o = DDB_OK;
     if (o == DDB_CONDITION_FAILED) {
         reply_message(w, resp, 409, "conflict", "%s: %s already exists", c->key_attribute, id);
     } else if (o != DDB_OK) {

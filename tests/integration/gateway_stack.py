@@ -89,7 +89,9 @@ class Gateway:
         return r
 
     def reload_command(self):
-        return f"nginx -p {self.dir} -c {self.nginx_conf} -s reload"
+        # Returns when the old workers are gone: from then on every connection sees the new keys.
+        return (f"{os.path.join(SRC, 'scripts', 'nginx-reload')} {self.dir}/nginx.pid "
+                f"-p {self.dir} -c {self.nginx_conf}")
 
     def start(self):
         with open(self.config, "w") as fh:

@@ -282,15 +282,15 @@ def test_a_revoked_key_is_refused_right_after_the_reload(gateway):
     t.start()
     try:
         started = time.monotonic()
-        gateway.admin("revoke-key", name)
-        refused = wait_until(lambda: gateway.request("GET", "/health", key=key).status == 403, 3, step=0.02)
+        gateway.admin("revoke-key", name)  # returns once nginx has reloaded
         elapsed = time.monotonic() - started
+        after = [gateway.request("GET", "/health", key=key).status for _ in range(20)]
         time.sleep(0.3)
     finally:
         stop.set()
         t.join(timeout=15)
-    assert refused, "the revoked key still works 3 s after revoke-key"
-    assert elapsed < 3
+    assert after == [403] * 20, after
+    assert elapsed < 5
     assert failures == [] and served[0] > 0, failures
     assert "revoked" in gateway.admin("list-keys").stdout
 
@@ -298,10 +298,9 @@ def test_a_revoked_key_is_refused_right_after_the_reload(gateway):
 def test_a_key_moved_to_another_plan_gets_that_plans_limits(gateway):
     key = gateway.add_key("mover-" + uuid.uuid4().hex[:6], "standard")
     name = [l.split()[0] for l in gateway.admin("list-keys").stdout.splitlines() if l.startswith("mover-")][0]
-    assert wait_until(lambda: gateway.request("GET", "/health", key=key).status == 200, 5)
     assert all(s == 200 for s in burst(gateway, key, 8))
     gateway.admin("move-key", name, "--plan", "tiny")
-    assert wait_until(lambda: 429 in burst(gateway, key, 8), 3)
+    assert 429 in burst(gateway, key, 8)
     time.sleep(1.2)
 
 
