@@ -32,6 +32,34 @@ def proxy_fault(mode, count, delay_ms=0):
         assert r.status == 200
 
 
+class LiveTraffic:
+    """GET /health in a loop on another thread while the block runs: counts what failed and what was served."""
+
+    def __init__(self, gateway, key):
+        self.gateway, self.key = gateway, key
+        self.stop, self.failures, self.served = threading.Event(), [], 0
+        self.thread = threading.Thread(target=self.run)
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                r = self.gateway.request("GET", "/health", key=self.key, timeout=10)
+                if r.status != 200:
+                    self.failures.append(r.status)
+                self.served += 1
+            except OSError as e:
+                self.failures.append(repr(e))
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        time.sleep(0.3)
+        self.stop.set()
+        self.thread.join(timeout=15)
+
+
 def assert_gateway_answer(r, status, body, error_type):
     assert r.status == status, (r.status, r.body)
     assert r.body == body.encode(), r.body
@@ -266,32 +294,14 @@ def test_a_revoked_key_is_refused_right_after_the_reload(gateway):
             name = line.split()[0]
     assert name
     # Requests keep flowing during the reload: none may fail.
-    stop = threading.Event()
-    failures, served = [], [0]
-
-    def traffic():
-        while not stop.is_set():
-            try:
-                r = gateway.request("GET", "/health", key=gateway.keys["alice"], timeout=10)
-                if r.status != 200:
-                    failures.append(r.status)
-                served[0] += 1
-            except OSError as e:
-                failures.append(repr(e))
-    t = threading.Thread(target=traffic)
-    t.start()
-    try:
+    with LiveTraffic(gateway, gateway.keys["alice"]) as traffic:
         started = time.monotonic()
         gateway.admin("revoke-key", name)  # returns once nginx has reloaded
         elapsed = time.monotonic() - started
         after = [gateway.request("GET", "/health", key=key).status for _ in range(20)]
-        time.sleep(0.3)
-    finally:
-        stop.set()
-        t.join(timeout=15)
     assert after == [403] * 20, after
     assert elapsed < 5
-    assert failures == [] and served[0] > 0, failures
+    assert traffic.failures == [] and traffic.served > 0, traffic.failures
     assert "revoked" in gateway.admin("list-keys").stdout
 
 
@@ -398,30 +408,13 @@ def test_random_requests_never_get_a_5xx_and_never_kill_a_worker(gateway):
 
 def test_sighup_replaces_every_worker_without_a_failed_request(gateway):
     before = gateway.worker_pids()
-    stop, failures, served = threading.Event(), [], [0]
-
-    def traffic():
-        while not stop.is_set():
-            try:
-                r = gateway.request("GET", "/health", key=gateway.keys["bob"], timeout=10)
-                if r.status != 200:
-                    failures.append(r.status)
-                served[0] += 1
-            except OSError as e:
-                failures.append(repr(e))
-    t = threading.Thread(target=traffic)
-    t.start()
-    try:
+    with LiveTraffic(gateway, gateway.keys["bob"]) as traffic:
         time.sleep(0.2)
         gateway.pool.send_signal(signal.SIGHUP)
         replaced = wait_until(lambda: len(gateway.worker_pids()) == len(before)
                               and not set(gateway.worker_pids()) & set(before), 10)
-        time.sleep(0.3)
-    finally:
-        stop.set()
-        t.join(timeout=15)
     assert replaced, (before, gateway.worker_pids())
-    assert failures == [] and served[0] > 0, failures
+    assert traffic.failures == [] and traffic.served > 0, traffic.failures
 
 
 def test_zz_workers_logged_no_sanitizer_report_and_exited_cleanly(gateway):
