@@ -239,10 +239,14 @@ def burst(gateway, key, n):
 def test_each_plan_allows_its_burst_then_throttles(gateway, client, rate, burst_size):
     # nginx lets burst + 1 through at once (nodelay), then one request per 1/rate seconds.
     n = burst_size + 10
+    started = time.monotonic()
     statuses = burst(gateway, gateway.keys[client], n)
+    # The bucket refills while the burst is on its way (slow under ASan): allow for what came back meanwhile.
+    refilled = int(rate * (time.monotonic() - started)) + 1
     ok, throttled = statuses.count(200), statuses.count(429)
     assert ok + throttled == n, statuses
-    assert 1 <= ok <= burst_size + 2 and throttled >= n - burst_size - 2, statuses
+    assert 1 <= ok <= burst_size + 1 + refilled and throttled >= n - burst_size - 1 - refilled, statuses
+    assert throttled >= 5, statuses
     r = gateway.request("GET", "/health", key=gateway.keys[client])
     if r.status == 429:
         assert_gateway_answer(r, 429, '{"message":"Too Many Requests"}', "TooManyRequestsException")
