@@ -343,10 +343,15 @@ def test_a_killed_worker_gives_502_and_is_replaced(gateway):
 
     def slow():
         result["r"] = gateway.request("GET", "/clones/kill-" + uuid.uuid4().hex, key=gateway.keys["alice"])
+    def proxy_requests():
+        with urllib.request.urlopen(PROXY + "/__proxy/stats", timeout=5) as r:
+            return json.load(r)["requests"]
+    seen_before = proxy_requests()
     t = threading.Thread(target=slow)
     try:
         t.start()
-        time.sleep(0.7)  # the request is now inside a worker, waiting on DynamoDB
+        # Kill once the request is inside a worker, waiting on DynamoDB (the proxy holds it 2 s).
+        assert wait_until(lambda: proxy_requests() > seen_before, 5)
         for pid in before:
             os.kill(pid, signal.SIGKILL)
         t.join(timeout=15)
