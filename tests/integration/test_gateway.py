@@ -178,8 +178,14 @@ def test_request_ids_are_unique_and_logged_by_nginx_and_worker(gateway):
 
 
 def test_the_worker_gets_the_client_name_but_never_a_key(gateway):
-    gateway.request("POST", "/clones", body={"cloneID": "who-" + uuid.uuid4().hex}, key=gateway.keys["alice"])
-    time.sleep(0.3)
+    r = gateway.request("POST", "/clones", body={"cloneID": "who-" + uuid.uuid4().hex}, key=gateway.keys["alice"])
+    rid = r.header("x-amzn-RequestId")
+
+    def worker_logged():
+        with open(gateway.pool_log) as fh:
+            return next((l for l in fh if rid in l and '"status":201' in l), None)
+    assert wait_until(lambda: worker_logged() is not None, 5)
+    assert '"client":"alice"' in worker_logged()
     with open(gateway.pool_log) as fh:
         workers = fh.read()
     with open(os.path.join(gateway.logs, "access.log")) as fh:
