@@ -18,20 +18,11 @@
 #define LIST_TIME_BUDGET_MS 5000
 #define LIST_LIMIT_MAX 1000
 
-static json_object *number_av(const char *text)
+/* {"N": text} or {"S": text}: an attribute value for an expression. */
+static json_object *scalar_av(const char *type, const char *text)
 {
     json_object *av = json_object_new_object();
-    if (json_add(av, "N", json_object_new_string(text)) != 0) {
-        json_object_put(av);
-        return NULL;
-    }
-    return av;
-}
-
-static json_object *string_value_av(const char *text)
-{
-    json_object *av = json_object_new_object();
-    if (json_add(av, "S", json_object_new_string(text)) != 0) {
+    if (json_add(av, type, json_object_new_string(text)) != 0) {
         json_object_put(av);
         return NULL;
     }
@@ -264,9 +255,9 @@ HANDLER(handle_v1_update)
         goto done;
     }
     key = key_of(w, id, len);
-    now_av = string_value_av(now);
-    zero = number_av("0");
-    one = number_av("1");
+    now_av = scalar_av("S", now);
+    zero = scalar_av("N", "0");
+    one = scalar_av("N", "1");
     char n0[16], n1[16], n2[16], n3[16], n4[16], v0[16], v1[16], v2[16], v3[16];
     eb_name(&eb, name, n0);
     eb_name(&eb, ATTR_UPDATED, n1);
@@ -475,7 +466,7 @@ HANDLER(handle_list)
     struct expr_builder eb;
     eb_init(&eb);
     char filter[64] = "", n0[16], v0[16];
-    json_object *status_av = status ? string_value_av(status->value) : NULL;
+    json_object *status_av = status ? scalar_av("S", status->value) : NULL;
     if (status)
         snprintf(filter, sizeof filter, "%s = %s", eb_name(&eb, "status", n0), eb_value(&eb, status_av, v0));
     json_object_put(status_av);
