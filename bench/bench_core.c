@@ -5,9 +5,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <pthread.h>
+
 #include "buf.h"
+#include "ddb.h"
 #include "ddb_value.h"
 #include "json_input.h"
+#include "metrics.h"
 #include "sigv4.h"
 
 static double now_ns(void)
@@ -146,6 +150,54 @@ static int bench_sign(long iterations)
     return 0;
 }
 
+/* What the metrics add to one request on a worker thread: begin, identify, one DynamoDB call observed, end. */
+struct metrics_run {
+    struct metrics_process *process;
+    long iterations;
+};
+
+static void *metrics_requests(void *arg)
+{
+    struct metrics_run *run = arg;
+    struct metrics_thread *t = metrics_thread_claim(run->process);
+    struct ddb_result r = {.outcome = DDB_OK, .attempts = 1, .elapsed_us = 900};
+    for (long i = 0; t && i < run->iterations; i++) {
+        metrics_request_begin(run->process, t, i);
+        metrics_request_identify(t, "91fd5b41-c593-379a-8e60-66cca8199ce4", "GET", "/prod/clones/job-000123");
+        metrics_observe_ddb(t, "GetItem", &r);
+        metrics_request_end(run->process, t, 7, 200, 1200 + (i & 1023), 0);
+    }
+    return t ? NULL : run;
+}
+
+static int bench_metrics(long iterations)
+{
+    char err[256];
+    struct metrics_region *region = metrics_region_create(1, 3, err, sizeof err);
+    if (!region) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    struct metrics_run run = {.process = metrics_process_claim(region), .iterations = iterations};
+    metrics_process_started(region, run.process, 1);
+    double start = now_ns();
+    int failed = metrics_requests(&run) != NULL;
+    report("metrics, one request (begin, identify, end)", now_ns() - start, iterations, 0);
+    /* Two threads of one process at once, on two cores: they share the process's in-flight count (one cache
+     * line, written at each request's start and end). Wall time per request of each thread. */
+    pthread_t a, b;
+    void *ra = run.process, *rb = run.process;
+    start = now_ns();
+    if (!failed && pthread_create(&a, NULL, metrics_requests, &run) == 0) {
+        if (pthread_create(&b, NULL, metrics_requests, &run) == 0)
+            pthread_join(b, &rb);
+        pthread_join(a, &ra);
+        report("metrics, the same on 2 threads at once", now_ns() - start, iterations, 0);
+    }
+    metrics_region_destroy(region);
+    return failed || ra || rb ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     long scale = argc > 1 ? atol(argv[1]) : 1;
@@ -155,7 +207,7 @@ int main(int argc, char **argv)
     int status = 0;
     if (!small || !large || bench_sign(20000 * scale) != 0 ||
         bench_convert("small item", small, 20000 * scale) != 0 ||
-        bench_convert("400 KB item", large, 50 * scale) != 0)
+        bench_convert("400 KB item", large, 50 * scale) != 0 || bench_metrics(2000000 * scale) != 0)
         status = 1;
     free(small);
     free(large);

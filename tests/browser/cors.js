@@ -12,8 +12,9 @@
   const results = { origin: location.origin, steps: {} };
 
   // One call: what a script on this page can see of the answer (or the network/CORS error it got instead).
-  async function call(method, path, apiKey, body) {
-    const init = { method: method, mode: "cors", cache: "no-store", headers: { "x-api-key": apiKey } };
+  async function call(method, path, apiKey, body, extraHeaders) {
+    const init = { method: method, mode: "cors", cache: "no-store",
+                   headers: Object.assign({ "x-api-key": apiKey }, extraHeaders || {}) };
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -35,14 +36,23 @@
     results.steps.create = await call("POST", "/clones", key, { cloneID: id, status: "browser", n: 1 });
     // (b) read it back.
     results.steps.get = await call("GET", "/clones/" + encodeURIComponent(id), key);
+    // (b2) conditional writes: If-Match is a non-safelisted header, so the browser sends it only when the
+    // preflight's Access-Control-Allow-Headers names it. The item is at version 1 (ETag "1"): the first PATCH
+    // holds and makes version 2, the second names the old version again and is refused.
+    results.steps.ifMatchOk = await call("PATCH", "/clones/" + encodeURIComponent(id), key, { n: 2 },
+                                         { "If-Match": "\"1\"" });
+    results.steps.ifMatchStale = await call("PATCH", "/clones/" + encodeURIComponent(id), key, { n: 3 },
+                                            { "If-Match": "\"1\"" });
     // (c) a wrong key: the gateway's 403 must be readable, not an opaque CORS failure.
     results.steps.wrongKey = await call("GET", "/clones", "wrong-" + key);
     // (d) the tiny plan's key, many requests at once: some are 429 and JS can read why.
     const calls = [];
+    const burstStarted = performance.now();
     for (let i = 0; i < burst; i++) {
       calls.push(call("GET", "/health", tinyKey));
     }
     results.steps.burst = await Promise.all(calls);
+    results.burstMs = performance.now() - burstStarted;  // the bucket refills meanwhile
   } catch (e) {
     results.error = String(e);
   } finally {

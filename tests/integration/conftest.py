@@ -15,6 +15,9 @@ from urllib.parse import quote
 
 import pytest
 
+# Shuffled order on demand (tests/run --shuffle): see shuffle_order.py.
+pytest_plugins = ["shuffle_order"]
+
 START_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 15
 REQUEST_TIMEOUT_S = 60
@@ -22,7 +25,8 @@ WORKERS = 2
 CURSOR_SECRET = "test-cursor-secret-0123456789abcdef"
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                      "ERROR: UndefinedBehaviorSanitizer", "Sanitizer has encountered a fatal error",
-                     "SUMMARY: AddressSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
+                     "SUMMARY: AddressSanitizer", "SUMMARY: UndefinedBehaviorSanitizer", "WARNING: ThreadSanitizer",
+                     "SUMMARY: ThreadSanitizer")
 
 
 def _need_env(name):
@@ -81,7 +85,8 @@ def parse_cgi_output(out):
 class WorkerStack:
     """One table, a worker pool and an nginx passthrough, all private to this test session."""
 
-    def __init__(self):
+    def __init__(self, workers=WORKERS):
+        self.workers = workers
         self.build = _need_env("CLONE_JOBS_BUILD_DIR")
         self.src = _need_env("CLONE_JOBS_SRC_DIR")
         self.endpoint = _need_env("CLONE_JOBS_TEST_ENDPOINT")
@@ -118,32 +123,35 @@ class WorkerStack:
         r = subprocess.run([self.admin, "--config", self.config, "create-table"], capture_output=True,
                            text=True, timeout=START_TIMEOUT_S)
         assert r.returncode == 0, f"create-table failed: {r.stdout}{r.stderr}"
-        r = subprocess.run(["spawn-fcgi", "-s", self.socket, "-M", "0600", "-F", str(WORKERS), "-P",
+        r = subprocess.run(["spawn-fcgi", "-s", self.socket, "-M", "0600", "-F", str(self.workers), "-P",
                             self.pidfile, "--", self.fcgi, "--config", self.config, "--log-file",
                             self.worker_log], capture_output=True, text=True, timeout=START_TIMEOUT_S)
         assert r.returncode == 0, f"spawn-fcgi failed: {r.stdout}{r.stderr}"
         self.pids = self.read_pids()
-        assert len(self.pids) == WORKERS, f"spawn-fcgi recorded {self.pids}"
-        self.port = free_port()
+        assert len(self.pids) == self.workers, f"spawn-fcgi recorded {self.pids}"
         prefix = os.path.join(self.dir, "nginx")
-        conf = subprocess.run([os.path.join(self.src, "scripts", "nginx-passthrough"), "--prefix", prefix,
-                               "--listen", f"127.0.0.1:{self.port}", "--socket", self.socket, "--foreground"],
-                              capture_output=True, text=True, check=True).stdout
-        with open(os.path.join(prefix, "nginx.conf"), "w") as f:
-            f.write(conf)
-        self.nginx = subprocess.Popen(["nginx", "-p", prefix, "-e", os.path.join(prefix, "error.log"),
-                                       "-c", os.path.join(prefix, "nginx.conf")],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        end = time.monotonic() + START_TIMEOUT_S
-        while True:
-            try:
-                if self.request("GET", "/health").status == 200:
-                    break
-            except OSError:
-                pass
-            assert self.nginx.poll() is None, "nginx exited; see " + os.path.join(prefix, "error.log")
-            assert time.monotonic() < end, "the stack did not answer GET /health"
-            time.sleep(0.1)
+        # nginx cannot be handed a bound socket: a port found free may be taken before nginx binds it,
+        # so an nginx that exits at start is tried again on another port.
+        for attempt in range(1, 6):
+            self.port = free_port()
+            conf = subprocess.run([os.path.join(self.src, "scripts", "nginx-passthrough"), "--prefix", prefix,
+                                   "--listen", f"127.0.0.1:{self.port}", "--socket", self.socket,
+                                   "--foreground"], capture_output=True, text=True, check=True).stdout
+            with open(os.path.join(prefix, "nginx.conf"), "w") as f:
+                f.write(conf)
+            self.nginx = subprocess.Popen(["nginx", "-p", prefix, "-e", os.path.join(prefix, "error.log"),
+                                           "-c", os.path.join(prefix, "nginx.conf")],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            end = time.monotonic() + START_TIMEOUT_S
+            while self.nginx.poll() is None:
+                try:
+                    if self.request("GET", "/health").status == 200:
+                        return
+                except OSError:
+                    pass
+                assert time.monotonic() < end, "the stack did not answer GET /health"
+                time.sleep(0.1)
+            assert attempt < 5, "nginx exited at start on 5 ports; see " + os.path.join(prefix, "error.log")
 
     def read_pids(self):
         with open(self.pidfile) as f:
@@ -225,14 +233,32 @@ class WorkerStack:
         finally:
             conn.close()
 
-    def fault(self, mode, count, delay_ms=0):
+    def fault(self, mode, count, delay_ms=0, operation=None):
+        """The proxy fails the next count DynamoDB requests (of that operation only, when given) that way."""
         cmd = {"mode": mode, "count": count}
         if mode == "delay":
             cmd["delay_ms"] = delay_ms
+        if operation:
+            cmd["operation"] = operation
         return self.proxy("POST", "/__proxy/fault", cmd)
 
     def clear_faults(self):
         self.proxy("POST", "/__proxy/reset", {})
+
+    def proxy_mark(self):
+        """The proxy's request sequence number now: proxy_log(mark) is what came after."""
+        return self.proxy("GET", "/__proxy/stats")["seq"]
+
+    def proxy_log(self, since, table=None):
+        """The DynamoDB requests the proxy saw after mark since (of one table when given), oldest first."""
+        entries = self.proxy("GET", f"/__proxy/log?since={since}")["entries"]
+        if table is not None:
+            entries = [e for e in entries if isinstance(e["body"], dict) and e["body"].get("TableName") == table]
+        return entries
+
+    def scan_limit(self, limit):
+        """Make the proxy forward every Scan with Limit at most limit (0: off; reset clears it too)."""
+        self.proxy("POST", "/__proxy/scan_limit", {"limit": limit})
 
     # --- DynamoDB directly (items "other tools" wrote) ------------------------------------------------
     def ddb(self, operation, request):
@@ -284,9 +310,8 @@ class WorkerStack:
         return parse_cgi_output(r.stdout), stderr
 
 
-@pytest.fixture(scope="session")
-def worker_stack():
-    stack = WorkerStack()
+def stack_lifetime(stack):
+    """Start the stack, hand it out, stop it; then fail on sanitizer reports or workers that did not stop."""
     try:
         stack.start()
         yield stack
@@ -301,6 +326,11 @@ def worker_stack():
             failure = (failure or "") + "\nsanitizer reports in " + stack.worker_log + ":\n" + "\n".join(reports[:20])
         if failure:
             pytest.fail(failure)
+
+
+@pytest.fixture(scope="session")
+def worker_stack():
+    yield from stack_lifetime(WorkerStack())
 
 
 @pytest.fixture

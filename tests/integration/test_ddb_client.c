@@ -68,6 +68,75 @@ static int proxy_post(const char *proxy, const char *what, const char *body)
     return rc == CURLE_OK && status == 200 ? 0 : -1;
 }
 
+struct growing {
+    char *data;
+    size_t len;
+};
+
+static size_t collect(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    struct growing *g = userdata;
+    char *more = realloc(g->data, g->len + size * nmemb + 1);
+    if (!more)
+        return 0;
+    memcpy(more + g->len, data, size * nmemb);
+    g->data = more;
+    g->len += size * nmemb;
+    g->data[g->len] = '\0';
+    return size * nmemb;
+}
+
+/* GET proxy/__proxy/what as JSON (the caller puts it), or NULL. */
+static json_object *proxy_get(const char *proxy, const char *what)
+{
+    char url[512];
+    snprintf(url, sizeof url, "%s/__proxy/%s", proxy, what);
+    CURL *h = curl_easy_init();
+    if (!h)
+        return NULL;
+    struct growing g = {0};
+    long status = 0;
+    CURLcode rc = CURLE_FAILED_INIT;
+    if (curl_easy_setopt(h, CURLOPT_URL, url) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &g) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_TIMEOUT, 5L) == CURLE_OK)
+        rc = curl_easy_perform(h);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(h);
+    json_object *o = rc == CURLE_OK && status == 200 && g.data ? json_tokener_parse(g.data) : NULL;
+    free(g.data);
+    return o;
+}
+
+/* The proxy's request sequence number now, or -1. */
+static long proxy_seq(const char *proxy)
+{
+    json_object *stats = proxy_get(proxy, "stats"), *seq = NULL;
+    long n = stats && json_object_object_get_ex(stats, "seq", &seq) ? (long)json_object_get_int64(seq) : -1;
+    json_object_put(stats);
+    return n;
+}
+
+/* The body the proxy received in the only request after seq, when it was operation (caller puts it), else NULL. */
+static json_object *proxy_only_request_after(const char *proxy, long seq, const char *operation)
+{
+    char what[64];
+    snprintf(what, sizeof what, "log?since=%ld", seq);
+    json_object *log = proxy_get(proxy, what), *entries = NULL, *body = NULL;
+    if (log && json_object_object_get_ex(log, "entries", &entries) && json_object_array_length(entries) == 1) {
+        json_object *e = json_object_array_get_idx(entries, 0);
+        json_object *op = NULL;
+        if (json_object_object_get_ex(e, "operation", &op) && strcmp(json_object_get_string(op), operation) == 0 && json_object_object_get_ex(e, "body", &body))
+            json_object_get(body);
+        else
+            body = NULL;
+    }
+    json_object_put(log);
+    return body;
+}
+
 static struct ddb_client *new_client(const char *endpoint, const struct ddb_options *o)
 {
     char err[512];
@@ -386,6 +455,26 @@ static void test_pagination(struct tap *t, struct ddb_client *c, const char *tab
     json_object_put(key);
 }
 
+/* What the proxy received: ConsistentRead true exactly when asked for (dynalite is always consistent, so only
+ * the request itself can show it). */
+static void test_consistent_read(struct tap *t, struct ddb_client *c, const char *proxy, const char *table)
+{
+    json_object *key = parse("{\"cloneID\":{\"S\":\"c1\"}}");
+    for (int consistent = 1; consistent >= 0; consistent--) {
+        struct ddb_result r = {0};
+        long seq = proxy_seq(proxy);
+        int ok = seq >= 0 && ddb_get_item(c, table, key, consistent, &r) == DDB_OK;
+        ddb_result_clear(&r);
+        json_object *body = ok ? proxy_only_request_after(proxy, seq, "GetItem") : NULL, *flag = NULL;
+        int has = body && json_object_object_get_ex(body, "ConsistentRead", &flag);
+        tap_ok(t, body && (consistent ? has && json_object_get_boolean(flag) : !has || !json_object_get_boolean(flag)),
+               "GetItem asked %s sends ConsistentRead %s", consistent ? "for a consistent read" : "without",
+               has ? json_object_to_json_string(flag) : "(absent)");
+        json_object_put(body);
+    }
+    json_object_put(key);
+}
+
 static void test_faults(struct tap *t, const char *proxy, const char *table)
 {
     struct ddb_options o;
@@ -424,10 +513,20 @@ static void test_faults(struct tap *t, const char *proxy, const char *table)
     ddb_result_clear(&r);
     /* Leave no fault armed for whatever runs next. */
     tap_ok(t, proxy_reset(proxy) == 0, "proxy faults disarmed");
-    tap_ok(t, proxy_fault(proxy, "delay", 10, 1500) == 0 &&
-                  ddb_get_item(c, table, key, 0, &r) == DDB_UNAVAILABLE && r.elapsed_ms < 4500,
-           "answers slower than the attempt timeout: DDB_UNAVAILABLE within the total budget (%ld ms)",
-           r.elapsed_ms);
+    ddb_client_free(c);
+    /* Answers slower than the attempt timeout: each attempt gives up after its 1000 ms, and no attempt starts
+     * that the total budget (3000 ms, connect timeout included) could not finish; without the budget all 10
+     * would run (10 s). The counts hold however slow the machine: each attempt lasts its timeout at least. */
+    struct ddb_options budget = o;
+    budget.max_attempts = 10;
+    budget.max_total_ms = 3000;
+    c = new_client(proxy, &budget);
+    enum ddb_outcome outcome = c && proxy_fault(proxy, "delay", 20, 3000) == 0 ?
+        ddb_get_item(c, table, key, 0, &r) : DDB_INTERNAL;
+    tap_ok(t, outcome == DDB_UNAVAILABLE && r.attempts >= 2 && r.attempts <= 3 &&
+                  r.elapsed_ms >= 1000L * r.attempts && r.elapsed_ms < 8000,
+           "answers slower than the attempt timeout: DDB_UNAVAILABLE after %d attempts within the total "
+           "budget (%ld ms)", r.attempts, r.elapsed_ms);
     ddb_result_clear(&r);
     tap_ok(t, proxy_reset(proxy) == 0, "proxy faults disarmed");
     ddb_client_free(c);
@@ -477,6 +576,7 @@ int main(int argc, char **argv)
     if (c) {
         test_table(&t, c, table);
         test_crud(&t, c, table);
+        test_consistent_read(&t, c, proxy, table);
         test_numbers(&t, c, table);
         test_big_items(&t, c, table);
         test_pagination(&t, c, table);

@@ -15,9 +15,9 @@ import uuid
 
 import pytest
 
-from gateway_stack import gateway, wait_until  # noqa: F401  (the fixture)
+from gateway_stack import SERVER_NAME, gateway, proxy_log, proxy_mark, wait_until  # noqa: F401  (the fixture)
 
-CORS_HEADERS = "Content-Type,X-Amz-Date,Authorization,X-Api-Key,X-Amz-Security-Token"
+CORS_HEADERS = "Content-Type,X-Amz-Date,Authorization,X-Api-Key,X-Amz-Security-Token,If-Match"
 PROXY = os.environ.get("CLONE_JOBS_TEST_ENDPOINT", "")
 
 
@@ -55,7 +55,9 @@ class LiveTraffic:
         return self
 
     def __exit__(self, *exc):
-        time.sleep(0.3)
+        # A few more requests after the block, so traffic ran across the whole of it.
+        seen = self.served + len(self.failures)
+        wait_until(lambda: self.served + len(self.failures) >= seen + 3, 10)
         self.stop.set()
         self.thread.join(timeout=15)
 
@@ -171,7 +173,7 @@ def test_request_ids_are_unique_and_logged_by_nginx_and_worker(gateway):
         with open(gateway.pool_log) as fh:
             workers = fh.read()
         return rid in access and rid in workers
-    assert wait_until(logged, 5)
+    assert wait_until(logged, 20)
     with open(os.path.join(gateway.logs, "access.log")) as fh:
         line = next(json.loads(l) for l in fh if rid in l)
     assert line["client"] == "bob" and line["plan"] == "standard" and line["status"] == 200
@@ -184,7 +186,7 @@ def test_the_worker_gets_the_client_name_but_never_a_key(gateway):
     def worker_logged():
         with open(gateway.pool_log) as fh:
             return next((l for l in fh if rid in l and '"status":201' in l), None)
-    assert wait_until(lambda: worker_logged() is not None, 5)
+    assert wait_until(lambda: worker_logged() is not None, 20)
     assert '"client":"alice"' in worker_logged()
     with open(gateway.pool_log) as fh:
         workers = fh.read()
@@ -194,6 +196,86 @@ def test_the_worker_gets_the_client_name_but_never_a_key(gateway):
     for key in gateway.keys.values():
         assert key not in workers
         assert key not in access
+
+
+@pytest.mark.parametrize("change", ["lower", "upper", "swapcase", "capitalize"])
+def test_only_the_exact_key_passes(gateway, change):
+    """API Gateway's keys are case-sensitive; nginx's map is not, so the gateway must not rely on it."""
+    key = gateway.keys["alice"]
+    wrong = getattr(key, change)()
+    assert wrong != key
+    r = gateway.request("GET", "/health", key=wrong)
+    assert_gateway_answer(r, 403, '{"message":"Forbidden"}', "ForbiddenException")
+    assert gateway.request("GET", "/health", key=key).status == 200
+
+
+def two_key_request_h1(gateway, first, second):
+    conn = gateway.connection(10)
+    try:
+        conn.putrequest("GET", gateway.stage + "/health")
+        conn.putheader("x-api-key", first)
+        conn.putheader("X-API-Key", second)
+        conn.endheaders()
+        r = conn.getresponse()
+        return r.status, r.read(), r.getheader("x-amzn-ErrorType")
+    finally:
+        conn.close()
+
+
+def curl_header(name, value):
+    # curl drops "name:" and "name: "; "name;" is how it sends a header with an empty value.
+    return f"{name}: {value}" if value else f"{name};"
+
+
+def two_key_request_h2(gateway, first, second):
+    out = subprocess.run(["curl", "-sk", "--http2", "-o", "-", "-w", "\n%{http_code} %{http_version}",
+                          "-H", curl_header("x-api-key", first), "-H", curl_header("x-api-key", second),
+                          f"{gateway.base_url}/health"], capture_output=True, text=True, timeout=20)
+    body, _, tail = out.stdout.rpartition("\n")
+    status, version = tail.split()
+    assert version == "2", tail
+    return int(status), body.encode(), None
+
+
+@pytest.mark.parametrize("send", [two_key_request_h1, two_key_request_h2], ids=["http1", "http2"])
+@pytest.mark.parametrize("order", ["valid-invalid", "invalid-valid", "valid-valid", "valid-empty"])
+def test_more_than_one_key_header_is_forbidden(gateway, send, order):
+    key = gateway.keys["alice"]
+    first, second = {"valid-invalid": (key, "A" * 40), "invalid-valid": ("A" * 40, key),
+                     "valid-valid": (key, key), "valid-empty": (key, "")}[order]
+    status, body, error_type = send(gateway, first, second)
+    assert (status, body) == (403, b'{"message":"Forbidden"}')
+    if send is two_key_request_h1:
+        assert error_type == "ForbiddenException"
+
+
+@pytest.mark.parametrize("query", ["x-api-key={k}", "X-API-KEY={k}", "apikey={k}&limit=1", "{k}", "a={k}&b={lk}",
+                                   "x-api-key={k}&x-api-key={k}"])
+def test_a_key_in_the_query_reaches_no_log(gateway, query):
+    """Whatever the parameter's name or case, and whether the request is let through or refused."""
+    key = gateway.keys["bob"]
+    q = query.format(k=key, lk=key.lower())
+    rids = []
+    for header_key in (key, None, "unknown"):
+        r = gateway.request("GET", "/health?" + q, key=header_key)
+        assert r.status in (200, 403), r.body
+        rids.append(r.header("x-amzn-RequestId"))
+    r = gateway.request("GET", "/clones?" + q, key=key)
+    assert r.status in (200, 400), r.body  # limit=1 is read; the rest is not the routes'
+    rids.append(r.header("x-amzn-RequestId"))
+
+    def access_lines():
+        with open(os.path.join(gateway.logs, "access.log")) as fh:
+            return [json.loads(line) for line in fh if any(rid in line for rid in rids)]
+    assert wait_until(lambda: len(access_lines()) == len(rids), 20)
+    for line in access_lines():
+        assert "?" in line["uri"] and set(line["uri"].split("?", 1)[1].split("&")) <= {"*", "limit=1"}, line
+    assert wait_until(lambda: all(rid in open(gateway.pool_log).read() for rid in rids[:1] + rids[3:]), 20)
+    for path in (os.path.join(gateway.logs, "access.log"), gateway.pool_log,
+                 os.path.join(gateway.logs, "nginx-error.log")):
+        with open(path) as fh:
+            text = fh.read()
+        assert key not in text and key.lower() not in text and key.upper() not in text, path
 
 
 # -- TLS ---------------------------------------------------------------------------------------------
@@ -210,20 +292,30 @@ def test_tls_12_and_13_are_served(gateway, version):
 
 
 def test_old_tls_is_refused(gateway):
-    r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{gateway.port}", "-tls1_1"],
-                       input=b"", capture_output=True, timeout=10)
+    # Security level 0: OpenSSL 3 would refuse TLS 1.1 on its own side otherwise, whatever the server allows
+    # (test_gateway_promises.py shows this client getting through to a server that allows 1.1).
+    r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{gateway.port}", "-tls1_1",
+                        "-cipher", "DEFAULT:@SECLEVEL=0"], input=b"", capture_output=True, timeout=10)
     assert r.returncode != 0 or b"Cipher is (NONE)" in r.stdout
 
 
-def test_plain_http_on_the_tls_port_is_redirected(gateway):
+def plain_http(gateway, request):
+    """Send plain HTTP to the TLS port; returns the response head as text."""
     with socket.create_connection(("127.0.0.1", gateway.port), timeout=5) as s:
-        s.sendall(b"GET /prod/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        s.sendall(request)
         data = b""
         while chunk := s.recv(4096):
             data += chunk
-    head = data.split(b"\r\n\r\n", 1)[0].decode().replace("\r", "")
-    assert head.startswith("HTTP/1.1 301")
-    assert re.search(r"(?im)^location: https://127\.0\.0\.1:%d/prod/health$" % gateway.port, head)
+    return data.split(b"\r\n\r\n", 1)[0].decode().replace("\r", "")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "evil.example", "evil.example:443", "a@evil.example"])
+def test_plain_http_on_the_tls_port_is_redirected_to_the_configured_name_only(gateway, host):
+    head = plain_http(gateway, b"GET /prod/health?x=1 HTTP/1.1\r\nHost: " + host.encode() +
+                      b"\r\nConnection: close\r\n\r\n")
+    assert head.startswith("HTTP/1.1 301"), head
+    assert re.search(r"(?im)^location: https://%s:%d/prod/health\?x=1$" % (re.escape(SERVER_NAME), gateway.port),
+                     head), head
 
 
 # -- limits ------------------------------------------------------------------------------------------
@@ -234,70 +326,97 @@ def test_body_over_10_mib_is_request_too_long(gateway):
     assert_gateway_answer(r, 413, '{"message":"Request Too Long"}', "RequestTooLongException")
 
 
-def burst(gateway, key, n):
+def burst(gateway, key, n, responses=False):
     def one(_):
-        return gateway.request("GET", "/health", key=key).status
+        r = gateway.request("GET", "/health", key=key)
+        return r if responses else r.status
     with concurrent.futures.ThreadPoolExecutor(max_workers=n) as pool:
         return list(pool.map(one, range(n)))
 
 
-@pytest.mark.parametrize("client,rate,burst_size", [("tiny-client", 1, 3), ("small-client", 2, 6)])
-def test_each_plan_allows_its_burst_then_throttles(gateway, client, rate, burst_size):
+def fresh_key(gateway, plan):
+    """A new client on the plan: its own limit_req bucket (full) and its own quota, whatever ran before."""
+    return gateway.add_key(f"{plan}-{uuid.uuid4().hex[:8]}", plan)
+
+
+@pytest.mark.parametrize("plan,rate,burst_size", [("tiny", 1, 3), ("small", 2, 6)])
+def test_each_plan_allows_its_burst_then_throttles(gateway, plan, rate, burst_size):
+    key = fresh_key(gateway, plan)
     # nginx lets burst + 1 through at once (nodelay), then one request per 1/rate seconds.
     n = burst_size + 10
     started = time.monotonic()
-    statuses = burst(gateway, gateway.keys[client], n)
+    answers = burst(gateway, key, n, responses=True)
+    statuses = [r.status for r in answers]
     # The bucket refills while the burst is on its way (slow under ASan): allow for what came back meanwhile.
     refilled = int(rate * (time.monotonic() - started)) + 1
     ok, throttled = statuses.count(200), statuses.count(429)
     assert ok + throttled == n, statuses
-    assert 1 <= ok <= burst_size + 1 + refilled and throttled >= n - burst_size - 1 - refilled, statuses
+    assert burst_size + 1 <= ok <= burst_size + 1 + refilled and throttled >= n - burst_size - 1 - refilled, statuses
     assert throttled >= 5, statuses
-    r = gateway.request("GET", "/health", key=gateway.keys[client])
-    if r.status == 429:
-        assert_gateway_answer(r, 429, '{"message":"Too Many Requests"}', "TooManyRequestsException")
+    for r in answers:
+        if r.status == 429:
+            assert_gateway_answer(r, 429, '{"message":"Too Many Requests"}', "TooManyRequestsException")
     # The limit is per plan and client: another client on another plan is not slowed.
     assert gateway.request("GET", "/health", key=gateway.keys["alice"]).status == 200
-    # After 1/rate seconds the bucket holds a request again.
-    time.sleep(1.0 / rate + 0.2)
-    assert gateway.request("GET", "/health", key=gateway.keys[client]).status == 200
+    # The bucket refills: a request passes again (a refused one spends nothing, so asking does not delay it).
+    assert wait_until(lambda: gateway.request("GET", "/health", key=key).status == 200, 1.0 / rate + 10, step=0.1)
 
 
 def test_429_too_many_requests_body(gateway):
+    key = fresh_key(gateway, "tiny")
     statuses = []
     for _ in range(10):
-        r = gateway.request("GET", "/health", key=gateway.keys["tiny-client"])
+        r = gateway.request("GET", "/health", key=key)
         statuses.append(r.status)
         if r.status == 429:
             assert_gateway_answer(r, 429, '{"message":"Too Many Requests"}', "TooManyRequestsException")
             break
-    assert 429 in statuses
-    time.sleep(1.2)
+    assert 429 in statuses, statuses
+
+
+def utc_day():
+    return time.strftime("%Y-%m-%d", time.gmtime())
 
 
 def test_quota_is_enforced_per_period(gateway):
-    key = gateway.keys["quota-client"]
-    statuses = [gateway.request("GET", "/health", key=key).status for _ in range(5)]
+    # A fresh client on the 5-a-day plan; if the UTC day changes while the test runs (a new period, a new
+    # count), the test starts again with another client.
+    for _ in range(2):
+        day = utc_day()
+        key = fresh_key(gateway, "daily5")
+        statuses = [gateway.request("GET", "/health", key=key).status for _ in range(5)]
+        r = gateway.request("GET", "/health", key=key)
+        if utc_day() == day:
+            break
     assert statuses == [200] * 5
-    r = gateway.request("GET", "/health", key=key)
     assert_gateway_answer(r, 429, '{"message":"Limit Exceeded"}', "LimitExceededException")
     # Other clients are not affected.
     assert gateway.request("GET", "/health", key=gateway.keys["alice"]).status == 200
 
 
-def test_a_plan_without_quota_costs_no_dynamodb_call(gateway):
-    with urllib.request.urlopen(PROXY + "/__proxy/stats", timeout=5) as r:
-        before = json.load(r)["requests"]
+def test_a_plan_without_quota_costs_no_quota_call(gateway):
+    """No quota call at all; its requests are still counted per day (issue 11), by one usage lease per worker
+    process (usage_block 100 requests: ADD on the key's "#requests" item), never one write per request."""
+    name = "noquota-" + uuid.uuid4().hex[:8]
+    key = gateway.add_key(name, "standard")
+    quota_name = "quota-" + uuid.uuid4().hex[:8]
+    quota_key = gateway.add_key(quota_name, "daily5")
+    mark = proxy_mark()
     for _ in range(5):
-        assert gateway.request("GET", "/health", key=gateway.keys["bob"]).status == 200
-    with urllib.request.urlopen(PROXY + "/__proxy/stats", timeout=5) as r:
-        after = json.load(r)["requests"]
-    assert after == before
+        assert gateway.request("GET", "/health", key=key).status == 200
+    # A quota client's request, for contrast: it leases from the usage table (so the log does show such calls).
+    assert gateway.request("GET", "/health", key=quota_key).status == 200
+    calls = proxy_log(mark, tables={gateway.table, gateway.usage_table})
+    mine = [e for e in calls if name in json.dumps(e["body"])]
+    assert all(e["operation"] == "UpdateItem" and e["body"]["UpdateExpression"] == "ADD #r :n" and
+               e["body"]["Key"]["usageID"]["S"].endswith("#requests") for e in mine), mine
+    assert len(mine) <= len(gateway.worker_pids()), "more than one usage lease per process for 5 requests"
+    assert [e for e in calls if quota_name in json.dumps(e["body"])], "the quota client made no call: a vacuous check"
 
 
 def test_a_revoked_key_is_refused_right_after_the_reload(gateway):
     key = gateway.add_key("temp-" + uuid.uuid4().hex[:6], "standard")
-    assert wait_until(lambda: gateway.request("GET", "/health", key=key).status == 200, 5)
+    assert wait_until(lambda: gateway.request("GET", "/health", key=key).status == 200, 20)
     name = None
     for line in gateway.admin("list-keys").stdout.splitlines():
         if line.startswith("temp-"):
@@ -310,7 +429,7 @@ def test_a_revoked_key_is_refused_right_after_the_reload(gateway):
         elapsed = time.monotonic() - started
         after = [gateway.request("GET", "/health", key=key).status for _ in range(20)]
     assert after == [403] * 20, after
-    assert elapsed < 5
+    assert elapsed < 20  # a reload, however busy the machine: not a timeout
     assert traffic.failures == [] and traffic.served > 0, traffic.failures
     assert "revoked" in gateway.admin("list-keys").stdout
 
@@ -321,7 +440,6 @@ def test_a_key_moved_to_another_plan_gets_that_plans_limits(gateway):
     assert all(s == 200 for s in burst(gateway, key, 8))
     gateway.admin("move-key", name, "--plan", "tiny")
     assert 429 in burst(gateway, key, 8)
-    time.sleep(1.2)
 
 
 # -- the pool --------------------------------------------------------------------------------------
@@ -342,22 +460,24 @@ def test_gateway_answers_504_when_the_worker_is_too_slow(gateway):
 
 
 def test_a_killed_worker_gives_502_and_is_replaced(gateway):
+    # A POST: nginx does not send it again elsewhere (a GET on a kept FastCGI connection it would retry once).
     before = gateway.worker_pids()
     assert len(before) == 2
-    proxy_fault("delay", 2, 2000)
+    cid = "kill-" + uuid.uuid4().hex
+    mark = proxy_mark()
+    proxy_fault("delay", 2, 5000)
     result = {}
 
     def slow():
-        result["r"] = gateway.request("GET", "/clones/kill-" + uuid.uuid4().hex, key=gateway.keys["alice"])
-    def proxy_requests():
-        with urllib.request.urlopen(PROXY + "/__proxy/stats", timeout=5) as r:
-            return json.load(r)["requests"]
-    seen_before = proxy_requests()
+        result["r"] = gateway.request("POST", "/clone", body={"cloneID": cid}, key=gateway.keys["alice"])
+
+    def reached_dynamodb():
+        return any(cid in json.dumps(e["body"]) for e in proxy_log(mark, tables={gateway.table}))
     t = threading.Thread(target=slow)
     try:
         t.start()
-        # Kill once the request is inside a worker, waiting on DynamoDB (the proxy holds it 2 s).
-        assert wait_until(lambda: proxy_requests() > seen_before, 5)
+        # Kill once this request is inside a worker, waiting on DynamoDB (the proxy holds it 5 s).
+        assert wait_until(reached_dynamodb, 20)
         for pid in before:
             os.kill(pid, signal.SIGKILL)
         t.join(timeout=15)
@@ -393,7 +513,7 @@ def random_json(rnd, depth=0):
 def test_random_requests_never_get_a_5xx_and_never_kill_a_worker(gateway):
     rnd = __import__("random").Random(20261125)
     key = gateway.add_key("fuzz-" + uuid.uuid4().hex[:6], "standard")
-    assert wait_until(lambda: gateway.request("GET", "/health", key=key).status == 200, 5)
+    assert wait_until(lambda: gateway.request("GET", "/health", key=key).status == 200, 20)
     pids = gateway.worker_pids()
     paths = ["/clone", "/clones", "/clones/fz1", "/clones/%2F", "/clones/%ZZ", "/clone?cloneID=",
              "/clone?cloneID=%00", "/clones?limit=abc", "/clones?cursor=@@", "/clones?limit=5&status=%FF",
@@ -424,22 +544,23 @@ def test_random_requests_never_get_a_5xx_and_never_kill_a_worker(gateway):
 def test_sighup_replaces_every_worker_without_a_failed_request(gateway):
     before = gateway.worker_pids()
     with LiveTraffic(gateway, gateway.keys["bob"]) as traffic:
-        time.sleep(0.2)
+        assert wait_until(lambda: traffic.served > 0, 10)
         gateway.pool.send_signal(signal.SIGHUP)
         replaced = wait_until(lambda: len(gateway.worker_pids()) == len(before)
                               and not set(gateway.worker_pids()) & set(before), 10)
     assert replaced, (before, gateway.worker_pids())
     assert traffic.failures == [] and traffic.served > 0, traffic.failures
 
+    # Each replaced worker finished its request and exited cleanly (status 0), as the pool logged.
+    def exits():
+        events = [json.loads(l) for l in gateway.pool_log_text().splitlines() if '"event":"worker_exited"' in l]
+        return {e["workerPid"]: e["detail"] for e in events if e["workerPid"] in before}
+    assert wait_until(lambda: len(exits()) == len(before), 10), exits()
+    assert set(exits().values()) == {"exited with status 0"}, exits()
+
 
 def test_zz_workers_logged_no_sanitizer_report_and_exited_cleanly(gateway):
-    # Last in this file: what the pool logged while every test above ran. Under the ASan build a leak or
-    # undefined behaviour in a worker shows here even when the answer was right.
-    with open(gateway.pool_log) as fh:
-        log = fh.read()
-    reports = [l for l in log.splitlines() if "Sanitizer" in l or "runtime error:" in l]
-    assert reports == [], reports[:5]
-    exits = [json.loads(l) for l in log.splitlines() if '"event":"worker_exited"' in l]
-    unclean = [e for e in exits if e["detail"] not in ("exited with status 0", "killed by signal 9")]
-    assert unclean == [], unclean
-    assert any(e["detail"] == "exited with status 0" for e in exits)  # the SIGHUP test's workers
+    # What the pool logged so far, whatever ran before. Under the ASan build a leak or undefined behaviour in
+    # a worker shows here even when the answer was right; the gateway fixture checks the same at the end of
+    # the session, once every worker has exited.
+    assert gateway.pool_problems() == []

@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -27,8 +28,9 @@ def test_programs_and_data_are_installed(installed):
     root = dest + prefix
     for rel in ("bin/clone-jobs-fcgi", "bin/clone-jobs-admin"):
         assert os.access(os.path.join(root, rel), os.X_OK), rel
-    for rel in ("clone-jobs-site.conf.in", "iam-policy.json", "iam-setup-policy.json", "clone-jobs.conf.example",
-                "clone-jobs.postman_collection.json", "clone-jobs.postman_environment.json"):
+    for rel in ("clone-jobs-site.conf.in", "clone-jobs-gateway.js", "iam-policy.json", "iam-setup-policy.json", "clone-jobs.conf.example",
+                "clone-jobs.postman_collection.json", "clone-jobs.postman_environment.json", "openapi.json",
+                "clone-jobs-scrape.yml", "clone-jobs-dashboard.json"):
         assert os.path.isfile(os.path.join(root, "share", "clone-jobs", rel)), rel
 
 
@@ -63,10 +65,17 @@ def test_unit_files_pass_systemd_analyze(installed):
 
 def test_configure_names_the_missing_libraries():
     src = os.environ["CLONE_JOBS_SRC_DIR"]
+    # From a copy of the sources without what an in-tree ./configure leaves (config.status, Makefile...):
+    # with those, configure refuses any out-of-tree build before it looks for a library.
+    sys.path.insert(0, os.path.join(src, "tests", "tools"))
+    from mutation_check import copy_tree
+    copy = os.path.join(WORK, "configure-missing-src")
+    shutil.rmtree(copy, ignore_errors=True)
+    copy_tree(src, copy)
     where = os.path.join(WORK, "configure-missing")
     os.makedirs(where, exist_ok=True)
     env = dict(os.environ, PKG_CONFIG_LIBDIR="/nonexistent", PKG_CONFIG_PATH="")
-    r = subprocess.run([os.path.join(src, "configure")], cwd=where, env=env, capture_output=True, text=True,
+    r = subprocess.run([os.path.join(copy, "configure")], cwd=where, env=env, capture_output=True, text=True,
                        timeout=120)
     assert r.returncode != 0
     assert "missing libraries: libjson-c-dev(json-c>=0.15) libcurl4-openssl-dev(libcurl>=7.68) " \

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -485,6 +486,73 @@ static void test_concurrent(struct tap *t, const char *proxy, const char *table,
            nworkers, total, limit, unavailable);
 }
 
+/* Threads of one worker process share one quota state; two such states stand for two processes. */
+struct racer {
+    struct quota_state *state;
+    const char *proxy;
+    const char *table;
+    long long admitted;
+    long long unavailable;
+    int client_failed;
+};
+
+static void *race_thread(void *arg)
+{
+    struct racer *r = arg;
+    struct ddb_client *c = new_client(r->proxy);
+    if (!c) {
+        r->client_failed = 1;
+        return NULL;
+    }
+    time_t now = at(2026, 11, 25, 12, 0, 0);
+    for (int i = 0; i < 5000; i++) {
+        enum quota_verdict v = quota_admit(r->state, c, r->table, "thread-racer", 500, QUOTA_DAY, now, NULL);
+        if (v == QUOTA_ADMIT)
+            r->admitted++;
+        else if (v == QUOTA_EXCEEDED)
+            break;
+        else
+            r->unavailable++;
+    }
+    ddb_client_free(c);
+    return NULL;
+}
+
+static void test_threads(struct tap *t, const char *proxy, const char *table)
+{
+    enum { STATES = 2, PER_STATE = 8 };
+    struct quota_options o;
+    quota_options_default(&o);
+    o.block_divisor = 1;
+    o.block_max = 7; /* 500 = 71 * 7 + 3: the remainder race happens */
+    struct quota_state *states[STATES];
+    struct racer racers[STATES * PER_STATE];
+    pthread_t ids[STATES * PER_STATE];
+    int started[STATES * PER_STATE] = {0};
+    int ok = 1;
+    for (int s = 0; s < STATES; s++)
+        ok = (states[s] = quota_state_new(&o)) != NULL && ok;
+    for (int i = 0; ok && i < STATES * PER_STATE; i++) {
+        racers[i] = (struct racer){.state = states[i / PER_STATE], .proxy = proxy, .table = table};
+        started[i] = pthread_create(&ids[i], NULL, race_thread, &racers[i]) == 0;
+        ok = ok && started[i];
+    }
+    long long total = 0, unavailable = 0;
+    for (int i = 0; i < STATES * PER_STATE; i++) {
+        if (!started[i])
+            continue;
+        pthread_join(ids[i], NULL);
+        ok = ok && !racers[i].client_failed;
+        total += racers[i].admitted;
+        unavailable += racers[i].unavailable;
+    }
+    tap_ok(t, ok && total == 500,
+           "%d threads over %d shared states admit exactly the limit in total (%lld of 500; %lld unavailable)",
+           STATES * PER_STATE, STATES, total, unavailable);
+    for (int s = 0; s < STATES; s++)
+        quota_state_free(states[s]);
+}
+
 static void test_no_quota_costs_nothing(struct tap *t, struct ddb_client *c, const char *proxy)
 {
     struct quota_state *s = quota_state_new(NULL);
@@ -611,6 +679,7 @@ int main(int argc, char **argv)
         tap_diag(&t, "shared states: %ld ms", now_ms() - start);
         start = now_ms();
         test_concurrent(&t, proxy, table, 5);
+        test_threads(&t, proxy, table);
         tap_diag(&t, "concurrent workers: %ld ms", now_ms() - start);
         start = now_ms();
         test_give_back(&t, c, table);

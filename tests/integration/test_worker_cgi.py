@@ -2,6 +2,7 @@
 # the stage prefix, configuration errors, the command line, and the JSON log lines (API keys never logged).
 import json
 import os
+import re
 import subprocess
 
 from conftest import RFC3339_MS, new_id
@@ -80,8 +81,16 @@ def test_request_id_and_client(stack):
     assert r.header("x-amzn-requestid") == "from-gateway"
     line = json.loads([x for x in err.splitlines() if '"requestId"' in x][-1])
     assert line["requestId"] == "from-gateway" and line["client"] == "team-a"
-    r, err = stack.cgi("GET", "/health", headers={"X-Amzn-RequestId": "bad\"id with spaces"})
-    assert len(r.header("x-amzn-requestid")) == 36
+    # A client's id that is not a safe token is replaced by a fresh UUID, one per request, and logged as such.
+    made = set()
+    for _ in range(2):
+        r, err = stack.cgi("GET", "/health", headers={"X-Amzn-RequestId": "bad\"id with spaces"})
+        rid = r.header("x-amzn-requestid")
+        assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", rid or ""), rid
+        line = json.loads([x for x in err.splitlines() if '"requestId"' in x][-1])
+        assert line["requestId"] == rid
+        made.add(rid)
+    assert len(made) == 2, made
 
 
 def test_log_line_fields_through_nginx(stack):
@@ -122,6 +131,23 @@ def test_debug_log_drops_secrets_and_cuts_the_body(stack):
     assert r.status == 400
     line = json.loads([x for x in err.splitlines() if '"requestId"' in x][-1])
     assert "\ufffd" in line["request"]["body"]
+
+
+def test_debug_log_shows_no_query_parameter_but_the_routes_own(stack):
+    """A client may put its key in the query under any name: the debug line keeps only the parameters the
+    routes read (limit, cursor, status, deep, cloneID) and shows every other one as "*"."""
+    query = ("limit=2&x-api-key=SECRET-A&X-API-KEY=SECRET-B&apikey=SECRET-C&SECRET-D&=SECRET-E"
+             "&status=new&Limit=SECRET-F")
+    r, err = stack.cgi("GET", "/clones", query=query, env={"CLONE_JOBS_LOG_LEVEL": "debug"})
+    assert r.status == 200, r.body
+    assert "SECRET" not in err
+    line = json.loads([x for x in err.splitlines() if '"requestId"' in x][-1])
+    assert line["request"]["query"] == "limit=2&*&*&*&*&*&status=new&*"
+    assert line["path"] == "/clones"
+    r, err = stack.cgi("GET", "/clone", query="cloneID=abc&key=SECRET-G", env={"CLONE_JOBS_LOG_LEVEL": "debug"})
+    assert r.status == 404 and "SECRET" not in err
+    line = json.loads([x for x in err.splitlines() if '"requestId"' in x][-1])
+    assert line["request"]["query"] == "cloneID=abc&*"
 
 
 def test_log_level_warn_hides_ok_lines(stack):

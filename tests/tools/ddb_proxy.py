@@ -17,15 +17,30 @@ the credentials given here. A bad one gets DynamoDB's HTTP 400 error shape and i
 one is forwarded on a kept-alive upstream connection and the answer relayed (status, headers, body).
 
 Control, on the same port, never signed and never counted:
-  POST /__proxy/fault  {"mode": "throttle"|"http500"|"http503"|"close"|"delay"|"lose_answer", "count": N (1),
-                        "delay_ms": M (delay only)}  the next N correctly signed requests fail that way;
-                        a new command replaces a pending one. throttle = 400 ProvisionedThroughputExceeded,
-                        close = connection closed with no answer, delay = wait M ms, then forward,
-                        lose_answer = forwarded and done upstream, then closed before the answer.
-  GET  /__proxy/stats  {"requests": N, "verified": N, "rejected": N, "faults_left": N}
-  POST /__proxy/reset  counters to zero, pending faults dropped.
+  POST /__proxy/fault  {"mode": "throttle"|"http500"|"http503"|"close"|"delay"|"lose_answer"|"condition_fail"|"hold",
+                        "count": N (1), "delay_ms": M (delay only), "operation": "PutItem"... (optional)}
+                        the next N correctly signed requests (of that operation only, when given) fail that
+                        way; a new command replaces a pending one. throttle = 400
+                        ProvisionedThroughputExceeded, close = connection closed with no answer, delay = wait
+                        M ms, then forward, lose_answer = forwarded and done upstream, then closed before the
+                        answer, condition_fail = 400 ConditionalCheckFailedException without forwarding (only
+                        PutItem, UpdateItem and DeleteItem with a ConditionExpression, of a body up to
+                        LOG_BODY_MAX bytes, take this fault), hold = wait until /__proxy/release (at most
+                        30 s), then forward: a test sees how many requests its client has in flight at once.
+  POST /__proxy/scan_limit  {"limit": N}  every Scan is forwarded with Limit at most N (small pages on a small
+                        table); 0 turns it off.
+  GET  /__proxy/stats  {"requests": N, "verified": N, "rejected": N, "faults_left": N, "seq": N, "held": N,
+                        "max_held": N}
+  POST /__proxy/release  every held request goes on.
+  GET  /__proxy/log?since=S  {"seq": N, "entries": [...]}: the correctly signed DynamoDB requests after
+                        sequence number S (at most the last LOG_KEEP), each {"seq", "time" (the proxy's
+                        monotonic clock, s), "operation" ("GetItem"...), "fault" (mode or null), "body" (the
+                        request's JSON, null when over LOG_BODY_MAX bytes)}. Take "seq" from stats first.
+  POST /__proxy/reset  counters to zero, pending faults and the scan limit dropped, held requests released (the
+                        log and its sequence numbers are kept, so a test's "since" stays valid).
 """
 import argparse
+import collections
 import datetime
 import hashlib
 import hmac
@@ -42,7 +57,7 @@ import threading
 import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -59,7 +74,11 @@ JSON_1_0 = "application/x-amz-json-1.0"
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
               "transfer-encoding", "upgrade", "expect", "content-length"}
 # lose_answer: DynamoDB does the work, then the connection drops before the answer (the ambiguous case).
-FAULT_MODES = ("throttle", "http500", "http503", "close", "delay", "lose_answer")
+FAULT_MODES = ("throttle", "http500", "http503", "close", "delay", "lose_answer", "condition_fail", "hold")
+# condition_fail: a conditional write loses, as if another writer got in first (optimistic-lock tests).
+CONDITIONAL_WRITES = ("PutItem", "UpdateItem", "DeleteItem")
+LOG_KEEP = 5000               # requests remembered for /__proxy/log
+LOG_BODY_MAX = 16 * 1024      # bodies larger than this are logged as null (and take no condition_fail)
 
 CORAL = "com.amazon.coral.service#"
 DDB = "com.amazonaws.dynamodb.v20120810#"
@@ -70,6 +89,7 @@ FAULT_ANSWERS = {
     "http500": (500, DDB + "InternalServerError", "Internal server error"),
     "http503": (503, DDB + "ServiceUnavailableException",
                 "The request has failed due to a temporary failure of the server."),
+    "condition_fail": (400, DDB + "ConditionalCheckFailedException", "The conditional request failed"),
 }
 AUTHORIZATION_RE = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request,\s*"
@@ -88,14 +108,60 @@ class Rejection(Exception):
 class ProxyState:
     """Counters and the pending fault, shared by every connection's thread."""
 
+    HOLD_CAP_S = 30
+
     def __init__(self):
         self._lock = threading.Lock()
+        self._released = threading.Condition(self._lock)
+        self._release_generation = 0
+        self._held = 0
         self.reset()
+
+        self._log = collections.deque(maxlen=LOG_KEEP)
+        self._seq = 0
 
     def reset(self):
         with self._lock:
             self._requests = self._verified = self._rejected = 0
             self._fault_mode, self._faults_left, self._delay_ms = None, 0, 0
+            self._fault_operation = None
+            self._scan_limit = 0
+            self._max_held = self._held
+            self._release_generation += 1
+            self._released.notify_all()
+
+    def hold(self):
+        """Wait for the next release (bounded), counting this request among those held at once."""
+        with self._lock:
+            generation = self._release_generation
+            self._held += 1
+            self._max_held = max(self._max_held, self._held)
+            self._released.wait_for(lambda: self._release_generation != generation, timeout=self.HOLD_CAP_S)
+            self._held -= 1
+
+    def release(self):
+        with self._lock:
+            self._release_generation += 1
+            self._released.notify_all()
+
+    def set_scan_limit(self, limit):
+        with self._lock:
+            self._scan_limit = limit
+
+    def scan_limit(self):
+        with self._lock:
+            return self._scan_limit
+
+    def record(self, operation, request, fault):
+        """Remember one correctly signed request (request: its parsed JSON body, or None)."""
+        with self._lock:
+            self._seq += 1
+            self._log.append({"seq": self._seq, "time": time.monotonic(), "operation": operation,
+                              "fault": fault, "body": request})
+
+    def log_since(self, since):
+        with self._lock:
+            return {"seq": self._seq, "entries": [e for e in self._log if e["seq"] > since]}
 
     def count_request(self):
         with self._lock:
@@ -108,14 +174,21 @@ class ProxyState:
             else:
                 self._rejected += 1
 
-    def set_fault(self, mode, count, delay_ms):
+    def set_fault(self, mode, count, delay_ms, operation=None):
         with self._lock:
             self._fault_mode, self._faults_left, self._delay_ms = mode, count, delay_ms
+            self._fault_operation = operation
 
-    def take_fault(self):
+    def take_fault(self, operation, request):
         """The fault this request must suffer, as (mode, delay_ms), or None."""
         with self._lock:
             if self._faults_left <= 0:
+                return None
+            if self._fault_operation and operation != self._fault_operation:
+                return None
+            if self._fault_mode == "condition_fail" and not (
+                    operation in CONDITIONAL_WRITES and isinstance(request, dict)
+                    and request.get("ConditionExpression")):
                 return None
             self._faults_left -= 1
             return self._fault_mode, self._delay_ms
@@ -123,7 +196,8 @@ class ProxyState:
     def stats(self):
         with self._lock:
             return {"requests": self._requests, "verified": self._verified, "rejected": self._rejected,
-                    "faults_left": self._faults_left}
+                    "faults_left": self._faults_left, "seq": self._seq, "held": self._held,
+                    "max_held": self._max_held}
 
 
 class ReceivedHeadersAuth(SigV4Auth):
@@ -363,25 +437,46 @@ class ProxyHandler(BaseHTTPRequestHandler):
             return
         path = urlsplit(self.path).path if self.path.startswith("/") else self.path
         if path.startswith("/__proxy/"):
-            self.control(path, body)
+            self.control(path, body, urlsplit(self.path).query)
         else:
             self.proxy(body)
 
-    def control(self, path, body):
+    def control(self, path, body, query=""):
         state = self.server.state
         if path == "/__proxy/stats" and self.command == "GET":
             self.send_json(200, state.stats())
+        elif path == "/__proxy/release" and self.command == "POST":
+            state.release()
+            self.send_json(200, state.stats())
+        elif path == "/__proxy/log" and self.command == "GET":
+            try:
+                since = int(parse_qs(query).get("since", ["0"])[-1])
+            except ValueError:
+                self.send_json(400, {"message": "since must be an integer"})
+                return
+            self.send_json(200, state.log_since(since))
+        elif path == "/__proxy/scan_limit" and self.command == "POST":
+            try:
+                cmd = json.loads(body or b"null")
+                limit = cmd["limit"]
+                if type(limit) is not int or not 0 <= limit <= 1000000:
+                    raise ValueError
+            except (ValueError, KeyError, TypeError):
+                self.send_json(400, {"message": 'scan_limit takes {"limit": N}, N from 0 (off) up'})
+                return
+            state.set_scan_limit(limit)
+            self.send_json(200, {"limit": limit})
         elif path == "/__proxy/reset" and self.command == "POST":
             state.reset()
             self.send_json(200, state.stats())
         elif path == "/__proxy/fault" and self.command == "POST":
             try:
-                mode, count, delay_ms = parse_fault(body)
+                mode, count, delay_ms, operation = parse_fault(body)
             except ValueError as e:
                 self.send_json(400, {"message": str(e)})
                 return
-            state.set_fault(mode, count, delay_ms)
-            self.send_json(200, {"mode": mode, "count": count, "delay_ms": delay_ms,
+            state.set_fault(mode, count, delay_ms, operation)
+            self.send_json(200, {"mode": mode, "count": count, "delay_ms": delay_ms, "operation": operation,
                                  "faults_left": state.stats()["faults_left"]})
         else:
             self.send_json(404, {"message": f"no proxy command {self.command} {path}"})
@@ -400,7 +495,18 @@ class ProxyHandler(BaseHTTPRequestHandler):
             return
         state.count_verdict(True)
 
-        fault = state.take_fault()
+        operation = (self.headers.get("X-Amz-Target") or "").rpartition(".")[2]
+        request = None
+        if len(body) <= LOG_BODY_MAX:
+            try:
+                request = json.loads(body)
+            except ValueError:
+                request = None
+        fault = state.take_fault(operation, request)
+        state.record(operation, request, fault[0] if fault else None)
+        limit = state.scan_limit()
+        if limit and operation == "Scan" and isinstance(request, dict):
+            body = json.dumps(dict(request, Limit=min(limit, request.get("Limit") or limit))).encode()
         if fault:
             mode, delay_ms = fault
             if mode == "close":
@@ -411,6 +517,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
                 return
             if mode == "delay":
                 time.sleep(delay_ms / 1000.0)
+            elif mode == "hold":
+                state.hold()
             else:
                 self.send_ddb_error(*FAULT_ANSWERS[mode])
                 return
@@ -477,7 +585,7 @@ def parse_fault(body):
         raise ValueError("fault command must be a JSON object") from None
     if not isinstance(cmd, dict):
         raise ValueError("fault command must be a JSON object")
-    unknown = set(cmd) - {"mode", "count", "delay_ms"}
+    unknown = set(cmd) - {"mode", "count", "delay_ms", "operation"}
     if unknown:
         raise ValueError(f"unknown fault fields: {sorted(unknown)}")
     mode = cmd.get("mode")
@@ -490,7 +598,10 @@ def parse_fault(body):
     if type(delay_ms) is not int or not 0 <= delay_ms <= MAX_DELAY_MS:
         raise ValueError(f"delay_ms must be an integer from 0 to {MAX_DELAY_MS}"
                          + (" (required for delay)" if mode == "delay" else ""))
-    return mode, count, delay_ms
+    operation = cmd.get("operation")
+    if operation is not None and (type(operation) is not str or not re.fullmatch(r"[A-Za-z]{1,64}", operation)):
+        raise ValueError("operation must be a DynamoDB operation name such as PutItem")
+    return mode, count, delay_ms, operation
 
 
 def loopback_upstream(url):

@@ -388,7 +388,7 @@ static void test_from_json(struct tap *t)
     }
     av = NULL;
     rc = ddbv_from_json(deep, &av, err, sizeof err);
-    tap_ok(t, rc == -1 && av == NULL && strstr(err, "nested deeper than 64 levels") != NULL,
+    tap_ok(t, rc == -1 && av == NULL && strstr(err, "more than 32 levels of nesting") != NULL,
            "from_json refuses 71 levels of nesting");
     json_object_put(deep);
     deep = parse("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
@@ -523,9 +523,217 @@ static void test_item_round_trip(struct tap *t)
     json_object_put(plain);
 }
 
+/* A string of n copies of c, owned by the caller. */
+static char *repeat(char c, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (s) {
+        memset(s, c, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
+/* {name: {"S": "v"}} as an item, checked; want NULL means it must pass, else the error must hold want. */
+static void check_item_limit(struct tap *t, json_object *item, const char *key, const char *want, const char *what)
+{
+    char err[300] = "";
+    int rc = ddbv_item_check(item, key, err, sizeof err);
+    int ok = want ? rc == -1 && strstr(err, want) != NULL : rc == 0;
+    if (!tap_ok(t, ok, "item_check: %s", what))
+        tap_diag(t, "rc=%d err=%s", rc, err);
+}
+
+/* n levels of L around a number, as plain JSON text (for from_json) */
+static char *nested_lists(int n)
+{
+    char *s = malloc((size_t)n * 2 + 2);
+    if (!s)
+        return NULL;
+    memset(s, '[', (size_t)n);
+    s[n] = '1';
+    memset(s + n + 1, ']', (size_t)n);
+    s[2 * n + 1] = '\0';
+    return s;
+}
+
+static void test_dynamodb_limits(struct tap *t)
+{
+    char err[300];
+    json_object *av = NULL;
+
+    /* Attribute names: 1..65535 bytes, at the top and inside maps. */
+    check_from_error(t, "{\"\":1}", "attribute name is empty; DynamoDB's attribute names are 1 to 65535", 1);
+    check_from_error(t, "{\"a\":{\"\":1}}", "attribute a: an attribute name is empty", 1);
+    check_from_error(t, "{\"\":1}", "attribute name is empty", 0);
+    check_from(t, "{\"a\":1}", "{\"a\":{\"N\":\"1\"}}", 1);
+    char *name = repeat('n', DDBV_NAME_MAX + 1);
+    for (int nested = 0; nested < 2 && name; nested++) {
+        for (size_t len = DDBV_NAME_MAX; len <= DDBV_NAME_MAX + 1; len++) {
+            memset(name, 'n', len);
+            name[len] = '\0';
+            json_object *o = json_object_new_object(), *inner = json_object_new_object();
+            json_object_object_add(inner, name, json_object_new_string("v"));
+            json_object_object_add(o, "m", nested ? inner : json_object_new_string("x"));
+            if (!nested)
+                json_object_object_add(o, name, inner);
+            av = NULL;
+            int rc = ddbv_item_from_json(o, &av, err, sizeof err);
+            if (len == DDBV_NAME_MAX)
+                tap_ok(t, rc == 0, "a %zu-byte attribute name is taken (%s)", len, nested ? "in a map" : "top");
+            else
+                tap_ok(t, rc == -1 && av == NULL && strstr(err, "an attribute name is 65536 bytes; DynamoDB's") != NULL,
+                       "a 65536-byte attribute name is refused (%s): %s", nested ? "in a map" : "top", err);
+            json_object_put(av);
+            json_object_put(o);
+        }
+    }
+    free(name);
+
+    /* Nesting: 32 levels of L or M inside one attribute, not 33; the item's own map is no level. */
+    for (int n = 32; n <= 33; n++) {
+        char *list = nested_lists(n);
+        char *text = list ? malloc(strlen(list) + 16) : NULL;
+        if (text) {
+            snprintf(text, strlen(list) + 16, "{\"a\":%s}", list);
+            json_object *o = parse(text);
+            av = NULL;
+            int rc = ddbv_item_from_json(o, &av, err, sizeof err);
+            tap_ok(t, n == 32 ? rc == 0 : rc == -1 && strstr(err, "more than 32 levels of nesting; DynamoDB's limit is 32"),
+                   "%d levels of lists in an attribute are %s: %s", n, n == 32 ? "taken" : "refused", err);
+            json_object_put(av);
+            json_object_put(o);
+            o = parse(list);
+            av = NULL;
+            rc = ddbv_from_json(o, &av, err, sizeof err);
+            tap_ok(t, n == 32 ? rc == 0 : rc == -1, "%d levels of lists as one value are %s", n,
+                   n == 32 ? "taken" : "refused");
+            json_object_put(av);
+            json_object_put(o);
+        }
+        free(text);
+        free(list);
+    }
+    json_object *deep_av = parse("{\"a\":{\"M\":{\"b\":{\"L\":[]}}}}");
+    check_item_limit(t, deep_av, NULL, NULL, "two levels in attribute-value form");
+    json_object_put(deep_av);
+
+    /* The item size, DynamoDB's way: names count. {"k":"x","blob":"..."}: 1+1 + 4+len. */
+    size_t fixed = 1 + 1 + 4;
+    for (size_t total = DDBV_ITEM_MAX; total <= DDBV_ITEM_MAX + 1; total++) {
+        char *blob = repeat('b', total - fixed);
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "k", json_object_new_string("x"));
+        json_object_object_add(o, "blob", json_object_new_string(blob ? blob : ""));
+        av = NULL;
+        int rc = ddbv_item_from_json(o, &av, err, sizeof err);
+        if (total == DDBV_ITEM_MAX)
+            tap_ok(t, rc == 0 && ddbv_item_size(av) == DDBV_ITEM_MAX, "an item of exactly 409600 bytes is taken");
+        else
+            tap_ok(t, rc == -1 && strstr(err, "the item is 409601 bytes; DynamoDB limits an item to 400 KB"),
+                   "an item of 409601 bytes is refused: %s", err);
+        json_object_put(av);
+        json_object_put(o);
+        free(blob);
+    }
+    /* A longer name tips the same value over: the name is part of the size. */
+    char *blob = repeat('b', DDBV_ITEM_MAX - fixed);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "k", json_object_new_string("x"));
+    json_object_object_add(o, "blob2", json_object_new_string(blob ? blob : ""));
+    av = NULL;
+    tap_ok(t, ddbv_item_from_json(o, &av, err, sizeof err) == -1, "the attribute names count in the 400 KB");
+    json_object_put(av);
+    json_object_put(o);
+    /* One value over 400 KB cannot fit in any item (updateValue of part 1). */
+    json_object *big = json_object_new_string(blob ? blob : "");
+    av = NULL;
+    tap_ok(t, ddbv_from_json(big, &av, err, sizeof err) == 0, "a value of 409594 bytes is taken");
+    json_object_put(av);
+    json_object_put(big);
+    free(blob);
+    blob = repeat('b', DDBV_ITEM_MAX + 1);
+    big = json_object_new_string(blob ? blob : "");
+    av = NULL;
+    tap_ok(t, ddbv_from_json(big, &av, err, sizeof err) == -1 && av == NULL && strstr(err, "400 KB"),
+           "a value of 409601 bytes is refused: %s", err);
+    json_object_put(big);
+    free(blob);
+
+    /* Sizes of the other types, as DynamoDB counts them. */
+    struct {
+        const char *item;
+        size_t size;
+    } sizes[] = {
+        {"{\"n\":{\"N\":\"1\"}}", 1 + 2},        {"{\"n\":{\"N\":\"12\"}}", 1 + 2},
+        {"{\"n\":{\"N\":\"1.2\"}}", 1 + 3},      {"{\"n\":{\"N\":\"123\"}}", 1 + 3},
+        {"{\"n\":{\"N\":\"-5\"}}", 1 + 3},       {"{\"n\":{\"N\":\"0\"}}", 1 + 1},
+        {"{\"n\":{\"N\":\"0.12\"}}", 1 + 2},     {"{\"n\":{\"N\":\"1200\"}}", 1 + 2},
+        {"{\"b\":{\"BOOL\":true}}", 1 + 1},       {"{\"z\":{\"NULL\":true}}", 1 + 1},
+        {"{\"s\":{\"S\":\"\u00e9\"}}", 1 + 2},  {"{\"b\":{\"B\":\"AAEC\"}}", 1 + 3},
+        {"{\"l\":{\"L\":[]}}", 1 + 3},            {"{\"l\":{\"L\":[{\"S\":\"ab\"}]}}", 1 + 3 + 1 + 2},
+        {"{\"m\":{\"M\":{\"ab\":{\"S\":\"c\"}}}}", 1 + 3 + 1 + 2 + 1},
+        {"{\"s\":{\"SS\":[\"a\",\"bc\"]}}", 1 + 3},
+    };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        json_object *item = parse(sizes[i].item);
+        size_t got = ddbv_item_size(item);
+        if (!tap_ok(t, got == sizes[i].size, "size of %s is %zu", sizes[i].item, sizes[i].size))
+            tap_diag(t, "got %zu", got);
+        json_object_put(item);
+    }
+
+    /* Sets: not empty, no duplicates (numbers by value). */
+    struct {
+        const char *item;
+        const char *want;
+    } sets[] = {
+        {"{\"s\":{\"SS\":[]}}", "attribute s: an empty set; DynamoDB's sets hold at least one member"},
+        {"{\"s\":{\"NS\":[]}}", "an empty set"},
+        {"{\"s\":{\"BS\":[]}}", "an empty set"},
+        {"{\"s\":{\"SS\":[\"a\",\"b\",\"a\"]}}", "attribute s: a set holds a duplicate; DynamoDB's set"},
+        {"{\"s\":{\"NS\":[\"1\",\"1.0\"]}}", "a set holds a duplicate"},
+        {"{\"s\":{\"NS\":[\"1E2\",\"100\"]}}", "a set holds a duplicate"},
+        {"{\"s\":{\"BS\":[\"AA==\",\"AA==\"]}}", "a set holds a duplicate"},
+        {"{\"s\":{\"NS\":[\"1\",\"1E+126\"]}}", "out of DynamoDB's range"},
+        {"{\"s\":{\"M\":{\"a\":{\"SS\":[]}}}}", "attribute s.a: an empty set"},
+        {"{\"n\":{\"N\":\"1E-131\"}}", "out of DynamoDB's range"},
+        {"{\"n\":{\"X\":\"1\"}}", "unknown type key"},
+        {"{\"s\":{\"SS\":[\"a\",\"b\"]}}", NULL},
+        {"{\"s\":{\"NS\":[\"1\",\"2\",\"1.5\"]}}", NULL},
+    };
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+        json_object *item = parse(sets[i].item);
+        check_item_limit(t, item, NULL, sets[i].want, sets[i].item);
+        json_object_put(item);
+    }
+
+    /* The partition key: present, a string (or number, binary) of 1..2048 bytes. */
+    for (size_t len = 0; len <= DDBV_PARTITION_KEY_MAX + 1; len += len == 0 ? DDBV_PARTITION_KEY_MAX : 1) {
+        char *key = repeat('k', len);
+        json_object *item = json_object_new_object();
+        json_object *s = json_object_new_object();
+        json_object_object_add(s, "S", json_object_new_string(key ? key : ""));
+        json_object_object_add(item, "cloneID", s);
+        char what[64];
+        snprintf(what, sizeof what, "a %zu-byte key", len);
+        check_item_limit(t, item, "cloneID", len >= 1 && len <= DDBV_PARTITION_KEY_MAX ? NULL
+                         : "DynamoDB's partition keys are 1 to 2048 bytes", what);
+        json_object_put(item);
+        free(key);
+    }
+    json_object *nokey = parse("{\"other\":{\"S\":\"x\"}}");
+    check_item_limit(t, nokey, "cloneID", "attribute cloneID: the key attribute is missing", "no key attribute");
+    json_object_put(nokey);
+    json_object *boolkey = parse("{\"cloneID\":{\"BOOL\":true}}");
+    check_item_limit(t, boolkey, "cloneID", "a key attribute must be a string", "a BOOL key");
+    json_object_put(boolkey);
+}
+
 int main(void)
 {
     struct tap t = {0};
+    test_dynamodb_limits(&t);
     test_canonical(&t);
     test_number_round_trips(&t);
     test_from_json(&t);

@@ -25,6 +25,14 @@ static long src_read(void *ctx, char *data, size_t n)
     return (long)n;
 }
 
+static long no_stream(void *ctx, char *data, size_t n)
+{
+    (void)ctx;
+    (void)data;
+    (void)n;
+    return HTTP_READ_NO_STREAM;
+}
+
 static int sink_write(void *ctx, const char *data, size_t n)
 {
     return buf_append(ctx, data, n);
@@ -139,6 +147,27 @@ int main(void)
     tap_ok(&t, http_request_read_body(&req, &io, &lim, 0) == 0 && req.body.len == 0,
            "CGI without Content-Length: no body");
     http_request_free(&req);
+
+    /* A chunked body under CGI: no CONTENT_LENGTH, the server's Transfer-Encoding, the body to stdin's end. */
+    char *env10b[] = {"REQUEST_METHOD=POST", "REQUEST_URI=/clones", "HTTP_TRANSFER_ENCODING=chunked", NULL};
+    http_request_parse(&req, env10b, &lim);
+    fits.pos = 0;
+    tap_ok(&t, http_request_read_body(&req, &io, &lim, 0) == 0 && req.error_status == 0 && req.body.len == 50,
+           "CGI with Transfer-Encoding and no Content-Length: read to the end of stdin");
+    http_request_free(&req);
+    http_request_parse(&req, env10b, &lim);
+    struct source over = {.data = many, .len = 150};
+    io.ctx = &over;
+    tap_ok(&t, http_request_read_body(&req, &io, &lim, 0) == 0 && req.error_status == 413,
+           "a chunked body over the limit: 413");
+    http_request_free(&req);
+    http_request_parse(&req, env10b, &lim);
+    struct http_io streamless = {.read = no_stream};
+    tap_ok(&t, http_request_read_body(&req, &streamless, &lim, 0) == 0 && req.error_status == 411 &&
+                   strstr(req.error_message, "Content-Length"),
+           "no stream to read a chunked body from: 411 (%s)", req.error_message);
+    http_request_free(&req);
+    io.ctx = &fits;
 
     char *env11[] = {"REQUEST_METHOD=GET", "SCRIPT_NAME=/cgi", "PATH_INFO=/clones/50%", NULL};
     http_request_parse(&req, env11, &lim);

@@ -420,6 +420,39 @@ static void test_depth(struct tap *t)
     }
 }
 
+/* A \u escape cut short by the end of the input (len), with the rest of the escape right behind it in memory:
+ * the parser must not read past len. First the cut text inside the whole literal (bytes past len are valid
+ * hex digits, so a parser that reads them decodes them and fails later with another message), then the same
+ * bytes alone in a buffer of exactly len bytes (no NUL, no slack: AddressSanitizer sees any read past it). */
+static void test_cut_escapes(struct tap *t)
+{
+    static const struct {
+        const char *text;
+        size_t len;
+        const char *want;
+    } cases[] = {
+        {"\"\\u0041\"", 3, "invalid \\u escape in JSON string at byte 1"},
+        {"\"\\u0041\"", 5, "invalid \\u escape in JSON string at byte 1"},
+        {"\"\\u0041\"", 6, "invalid \\u escape in JSON string at byte 1"},
+        {"[\"\\u00e9\"]", 6, "invalid \\u escape in JSON string at byte 2"},
+        {"\"\\ud83d\\ude00\"", 9, "unpaired surrogate \\u escape in JSON string at byte 1"},
+        {"\"\\ud83d\\ude00\"", 12, "unpaired surrogate \\u escape in JSON string at byte 1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char name[160], shown[64];
+        printable(cases[i].text, cases[i].len, shown, sizeof shown);
+        snprintf(name, sizeof name, "%s cut at %zu bytes, the rest of the escape after it", shown, cases[i].len);
+        check_error_len(t, cases[i].text, cases[i].len, 32, cases[i].want, name);
+        char *exact = malloc(cases[i].len);
+        if (!tap_ok(t, exact != NULL, "buffer of %zu bytes", cases[i].len))
+            continue;
+        memcpy(exact, cases[i].text, cases[i].len);
+        snprintf(name, sizeof name, "%s alone in a buffer of exactly %zu bytes", shown, cases[i].len);
+        check_error_len(t, exact, cases[i].len, 32, cases[i].want, name);
+        free(exact);
+    }
+}
+
 int main(void)
 {
     struct tap t = {0};
@@ -428,5 +461,6 @@ int main(void)
     test_number_text(&t);
     test_errors(&t);
     test_depth(&t);
+    test_cut_escapes(&t);
     return tap_done(&t);
 }
