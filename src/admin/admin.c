@@ -13,14 +13,17 @@
 #include "admin_keys.h"
 #include "admin_site.h"
 #include "admin_status.h"
+#include "admin_sync.h"
 #include "admin_usage.h"
 #include "conf.h"
 #include "ddb.h"
+#include "keystore_ddb.h"
 
 struct admin_options {
     const char *table;
     const char *key_attribute;
     const char *usage_table; /* the quota counters (quota.h); create-table makes it too */
+    const char *keys_table;  /* key_store = dynamodb: keys, plans, heartbeats (keystore_ddb.h); NULL: not made */
     const char *endpoint;
     const char *region;
     const char *profile;
@@ -50,6 +53,7 @@ static void usage(FILE *to)
     admin_keys_usage(to);
     admin_site_usage(to);
     admin_status_usage(to);
+    admin_sync_usage(to);
     admin_usage_usage(to);
 }
 
@@ -112,12 +116,14 @@ static int create_one_table(struct ddb_client *c, const char *table, const char 
     }
 }
 
-/* Both tables: the items and the quota counters (see quota.h). */
+/* The tables: the items, the quota counters (see quota.h), and with key_store = dynamodb the keys table. */
 static int create_table(struct ddb_client *c, const struct admin_options *o)
 {
     int status = create_one_table(c, o->table, o->key_attribute, o->wait_seconds);
     if (status == 0)
         status = create_one_table(c, o->usage_table, "usageID", o->wait_seconds);
+    if (status == 0 && o->keys_table)
+        status = create_one_table(c, o->keys_table, KD_KEY_ATTRIBUTE, o->wait_seconds);
     return status;
 }
 
@@ -191,7 +197,7 @@ static int parse_command_line(int argc, char **argv, struct command_line *cl)
             }
             /* Key and plan commands touch no table: they parse the rest of the line themselves. */
             if (admin_keys_is_command(a) || strcmp(a, "nginx-site") == 0 || strcmp(a, "status") == 0 ||
-                strcmp(a, "usage") == 0) {
+                strcmp(a, "usage") == 0 || strcmp(a, "sync") == 0) {
                 cl->rest_argc = argc - i;
                 cl->rest_argv = argv + i;
                 break;
@@ -219,6 +225,8 @@ static int run_table_command(int (*run)(struct ddb_client *, const struct admin_
         o->usage_table = conf->usage_table;
     if (!o->key_attribute)
         o->key_attribute = conf->key_attribute;
+    if (conf->key_store == CONF_KEY_STORE_DYNAMODB)
+        o->keys_table = conf->keys_table;
     if (!o->endpoint && conf->endpoint[0])
         o->endpoint = conf->endpoint;
     if (!o->region && conf->region[0])
@@ -276,12 +284,31 @@ int main(int argc, char **argv)
         return admin_status_main(cl.rest_argc, cl.rest_argv, &conf);
     if (cl.rest_argv && strcmp(cl.command, "usage") == 0)
         return admin_usage_main(cl.rest_argc, cl.rest_argv, &conf);
+    if (cl.rest_argv && strcmp(cl.command, "sync") == 0)
+        return admin_sync_main(cl.rest_argc, cl.rest_argv, &conf);
     if (cl.rest_argv) {
         struct admin_keys_defaults keys_defaults = {.keys_dir = conf.keys_dir,
                                                     .reload_command = conf.nginx_reload_command,
                                                     .group = conf.keys_group,
-                                                    .gateway_worker = conf.gateway == CONF_GATEWAY_WORKER};
-        return admin_keys_main(cl.rest_argc, cl.rest_argv, &keys_defaults);
+                                                    .gateway_worker = conf.gateway == CONF_GATEWAY_WORKER,
+                                                    .keys_table = conf.keys_table};
+        /* key_store = dynamodb: the keys table, not the files (render still works on the box's own record). */
+        if (conf.key_store != CONF_KEY_STORE_DYNAMODB || strcmp(cl.command, "render") == 0)
+            return admin_keys_main(cl.rest_argc, cl.rest_argv, &keys_defaults);
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            fprintf(stderr, "clone-jobs-admin: curl_global_init failed\n");
+            return 1;
+        }
+        char err[512];
+        int status = 1;
+        keys_defaults.store = kd_client_new(&conf, err, sizeof err);
+        if (!keys_defaults.store)
+            fprintf(stderr, "clone-jobs-admin: %s\n", err);
+        else
+            status = admin_keys_main(cl.rest_argc, cl.rest_argv, &keys_defaults);
+        ddb_client_free(keys_defaults.store);
+        curl_global_cleanup();
+        return status;
     }
     return run_table_command(run, &cl.options, &conf);
 }

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "clock.h"
 #include "admin_keys.h"
 #include "keystore.h"
+#include "keystore_ddb.h"
 
 #define DEFAULT_KEYS_DIR "/etc/clone-jobs"
 #define DEFAULT_RELOAD "nginx -s reload"
@@ -56,6 +58,7 @@ struct key_args {
     const char *name;
     const char *plan;
     const char *rate, *burst, *quota, *period;
+    const char *by;     /* --by: who is recorded in the store's audit fields */
 };
 
 int admin_keys_is_command(const char *word)
@@ -89,6 +92,8 @@ void admin_keys_usage(FILE *to)
             "  --reload-command CMD\n"
             "                   run by /bin/sh -c after a change (default: the configuration's\n"
             "                   nginx_reload_command, or CLONE_JOBS_NGINX_RELOAD_COMMAND; else '" DEFAULT_RELOAD "')\n"
+            "  --by NAME        key_store = dynamodb: who is recorded as having made the change (default\n"
+            "                   $SUDO_USER, else the user running the command)\n"
             "  --no-reload      change the files only (gateway = worker: the default, as the workers\n"
             "                   read keys.tsv again when it changes; --reload-command still runs one)\n");
 }
@@ -117,6 +122,8 @@ static int parse_args(int argc, char **argv, const struct admin_keys_defaults *d
             target = &a->nginx_group;
         else if (strcmp(o, "--reload-command") == 0)
             target = &a->reload_command, a->reload_named = 1;
+        else if (strcmp(o, "--by") == 0)
+            target = &a->by;
         else if (strcmp(o, "--plan") == 0)
             target = &a->plan, allowed = flags & TAKES_PLAN;
         else if (strcmp(o, "--rate") == 0)
@@ -183,8 +190,7 @@ static int number_arg(const char *option, const char *text, long long min, long 
     return 0;
 }
 
-/* The group the nginx files are given to, as root; (gid_t)-1 when not root (no chown then). */
-static int nginx_gid(const char *group, gid_t *gid)
+int admin_keys_nginx_gid(const char *group, gid_t *gid)
 {
     *gid = (gid_t)-1;
     if (geteuid() != 0)
@@ -201,9 +207,7 @@ static int nginx_gid(const char *group, gid_t *gid)
     return 0;
 }
 
-/* Run the reload command with /bin/sh -c, its output on our stderr so that stdout keeps only what the
- * command prints (add-key's key). Killed after RELOAD_TIMEOUT_MS. Returns its exit status, or -1. */
-static int run_reload(const char *command)
+int admin_keys_run_reload(const char *command)
 {
     fflush(stdout);
     fflush(stderr);
@@ -322,14 +326,108 @@ static int apply(const struct key_args *a, struct keystore *ks, char *key_out)
     return EXIT_DONE;
 }
 
+/* Who made the change, for the store's audit fields: --by, $SUDO_USER, the user's name, or its number. */
+static void actor(const struct key_args *a, char *out, size_t outlen)
+{
+    const char *sudo = getenv("SUDO_USER");
+    struct passwd pw, *found = NULL;
+    char storage[4096];
+    if (a->by && *a->by)
+        snprintf(out, outlen, "%s", a->by);
+    else if (sudo && *sudo)
+        snprintf(out, outlen, "%s", sudo);
+    else if (getpwuid_r(geteuid(), &pw, storage, sizeof storage, &found) == 0 && found)
+        snprintf(out, outlen, "%s", found->pw_name);
+    else
+        snprintf(out, outlen, "uid %ld", (long)geteuid());
+}
+
+/* Write what apply() changed in ks to the store: one conditional write. Returns an exit status. */
+static int store_write(const struct key_args *a, const struct keystore *ks, struct ddb_client *c, const char *table,
+                       const char *by)
+{
+    char err[1024];
+    const char *cmd = a->command->name;
+    int rc;
+    if (strcmp(cmd, "add-plan") == 0) {
+        rc = kd_put_plan(c, table, ks_find_plan(ks, a->name), time(NULL), by, err, sizeof err);
+    } else if (strcmp(cmd, "add-key") == 0) {
+        rc = kd_put_key(c, table, ks_find_key(ks, a->name), by, err, sizeof err);
+        if (rc == 1) {
+            fprintf(stderr, "clone-jobs-admin: add-key %s: a key of that name was added meanwhile\n", a->name);
+            return EXIT_INPUT;
+        }
+    } else if (strcmp(cmd, "revoke-key") == 0) {
+        rc = kd_revoke_key(c, table, a->name, time(NULL), by, err, sizeof err);
+        if (rc == 1) {
+            fprintf(stderr, "clone-jobs-admin: key %s was revoked meanwhile\n", a->name);
+            return EXIT_DONE;
+        }
+    } else {
+        rc = kd_move_key(c, table, a->name, a->plan, time(NULL), by, err, sizeof err);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "clone-jobs-admin: %s %s: %s\n", cmd, a->name,
+                rc < 0 ? err : "the store's condition failed");
+        return EXIT_SYSTEM;
+    }
+    return EXIT_DONE;
+}
+
+/* key_store = dynamodb: read the table, check and apply the command as the file store does, write the one
+ * changed item conditionally. The files are the sync's (admin_sync.c): nothing is rendered or reloaded here. */
+static int store_main(const struct key_args *a, const struct admin_keys_defaults *d)
+{
+    char err[1024], by[256];
+    struct keystore ks;
+    if (kd_load(d->store, d->keys_table, &ks, 0, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "clone-jobs-admin: the key store (table %s): %s\n", d->keys_table, err);
+        return EXIT_SYSTEM;
+    }
+    actor(a, by, sizeof by);
+    int status = EXIT_DONE;
+    char key[KS_KEY_LEN + 1] = "";
+    if (strcmp(a->command->name, "list-plans") == 0) {
+        list_plans(&ks);
+    } else if (strcmp(a->command->name, "list-keys") == 0) {
+        list_keys(&ks);
+    } else {
+        int applied = apply(a, &ks, key);
+        if (applied == EXIT_INPUT)
+            status = EXIT_INPUT;
+        else if (applied == EXIT_DONE)
+            status = store_write(a, &ks, d->store, d->keys_table, by);
+        if (applied == EXIT_DONE && status == EXIT_DONE && key[0]) {
+            printf("%s\n", key);
+            if (fflush(stdout) != 0 || ferror(stdout)) {
+                fprintf(stderr, "clone-jobs-admin: the key could not be printed; revoke-key %s and add another\n",
+                        a->name);
+                status = EXIT_SYSTEM;
+            }
+            fprintf(stderr, "clone-jobs-admin: key %s added to plan %s (shown once, above)\n", a->name, a->plan);
+        }
+        if (applied == EXIT_DONE && status == EXIT_DONE)
+            fprintf(stderr, "clone-jobs-admin: in table %s (by %s); every box applies it at its next sync\n",
+                    d->keys_table, by);
+    }
+    memset(key, 0, sizeof key);
+    if (fflush(stdout) != 0 && status == EXIT_DONE)
+        status = EXIT_SYSTEM;
+    ks_free(&ks);
+    return status;
+}
+
 int admin_keys_main(int argc, char **argv, const struct admin_keys_defaults *defaults)
 {
     struct key_args a;
     if (argc < 1 || parse_args(argc, argv, defaults, &a) != 0)
         return EXIT_INPUT;
+    /* render works on the box's own record, which the sync keeps, whatever the store. */
+    if (defaults && defaults->store && strcmp(a.command->name, "render") != 0)
+        return store_main(&a, defaults);
     int changes = a.command->flags & CHANGES;
     gid_t gid = (gid_t)-1;
-    if (changes && nginx_gid(a.nginx_group, &gid) != 0)
+    if (changes && admin_keys_nginx_gid(a.nginx_group, &gid) != 0)
         return EXIT_INPUT;
 
     char err[1024];
@@ -375,7 +473,7 @@ int admin_keys_main(int argc, char **argv, const struct admin_keys_defaults *def
             }
             /* gateway = worker: each worker sees keys.tsv change at its next request; nginx is not involved. */
             if (status == EXIT_DONE && !a.no_reload && (!a.gateway_worker || a.reload_named)) {
-                int rc = run_reload(a.reload_command);
+                int rc = admin_keys_run_reload(a.reload_command);
                 if (rc != 0) {
                     fprintf(stderr, "clone-jobs-admin: the files are written, but the reload command "
                             "failed (%d): %s\n", rc, a.reload_command);

@@ -247,8 +247,35 @@ fail:
     return -1;
 }
 
+/* 1 when DIR/name holds exactly data (len bytes). */
+static int same_content(const char *dir, const char *name, const char *data, size_t len)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+        return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    char chunk[8192];
+    size_t at = 0, n;
+    int same = 1;
+    while (same && (n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        same = at + n <= len && memcmp(chunk, data + at, n) == 0;
+        at += n;
+    }
+    same = same && !ferror(f) && at == len;
+    fclose(f);
+    return same;
+}
+
 int ks_write(const struct keystore *ks, const char *dir, gid_t nginx_gid, int record_for_group, char *err,
              size_t errlen)
+{
+    return ks_write_changed(ks, dir, nginx_gid, record_for_group, NULL, err, errlen);
+}
+
+int ks_write_changed(const struct keystore *ks, const char *dir, gid_t nginx_gid, int record_for_group,
+                     int *changed, char *err, size_t errlen)
 {
     static const struct {
         const char *name;
@@ -274,6 +301,12 @@ int ks_write(const struct keystore *ks, const char *dir, gid_t nginx_gid, int re
         int set_owner = root && (!for_group || nginx_gid != (gid_t)-1);
         gid_t gid = for_group ? nginx_gid : 0;
         mode_t mode = record_for_group && files[i].mode == 0600 ? 0640 : files[i].mode;
+        if (changed && same_content(dir, files[i].name, text, strlen(text))) {
+            free(text);
+            continue;
+        }
+        if (changed)
+            *changed = 1;
         int rc = write_atomic(dir, files[i].name, text, strlen(text), mode, set_owner, 0, gid, err, errlen);
         free(text);
         if (rc != 0)

@@ -57,6 +57,11 @@ int ks_random_key(char out[KS_KEY_LEN + 1]);
 int ks_write(const struct keystore *ks, const char *dir, gid_t nginx_gid, int record_for_group, char *err,
              size_t errlen);
 
+/* ks_write for the sync (key_store = dynamodb): a file whose content is already exactly the new one is left
+ * alone (its mode and owner too), and *changed is set to 1 when any file was written (it is not reset). */
+int ks_write_changed(const struct keystore *ks, const char *dir, gid_t nginx_gid, int record_for_group,
+                     int *changed, char *err, size_t errlen);
+
 /* The text of one generated file ("api-keys.map", ...) in a malloc'd string (the caller frees),
  * or NULL when out of memory or the name is unknown. */
 char *ks_render(const struct keystore *ks, const char *file);

@@ -16,7 +16,7 @@
 
 #define CONF_LINE_MAX 4096
 
-enum conf_type { T_TABLE, T_NAME, T_TEXT, T_URL, T_STAGE, T_HOST, T_SIZE, T_INT, T_LONG, T_SECRET, T_LEVEL, T_ADDR };
+enum conf_type { T_TABLE, T_NAME, T_TEXT, T_URL, T_STAGE, T_HOST, T_SIZE, T_INT, T_LONG, T_SECRET, T_LEVEL, T_ADDR, T_SERVERS };
 
 struct conf_key {
     const char *name;
@@ -68,6 +68,12 @@ static const struct conf_key keys[] = {
     STR(metrics_listen, T_ADDR),
     NUM(slow_request_ms, T_INT, 0, 3600000),
     NUM(usage_block, T_INT, 0, 1000000),
+    /* key_store is read by conf_set itself (files or dynamodb). */
+    {"key_store", T_NAME, offsetof(struct conf, key_store), 0, 0, 0},
+    STR(keys_table, T_TABLE),
+    STR(box_id, T_NAME),
+    NUM(sync_interval_s, T_INT, 1, 86400),
+    STR(fastcgi_servers, T_SERVERS),
 };
 
 void conf_defaults(struct conf *c)
@@ -106,6 +112,9 @@ void conf_defaults(struct conf *c)
     /* No metrics listener unless configured: two pools on one box must not fight over a default port. */
     c->slow_request_ms = 1000;
     c->usage_block = 100;
+    c->key_store = CONF_KEY_STORE_FILES;
+    snprintf(c->keys_table, sizeof c->keys_table, "clone-jobs-keys");
+    c->sync_interval_s = 10;
 }
 
 void conf_ddb_options(const struct conf *c, struct ddb_options *o)
@@ -138,6 +147,24 @@ static int placeholder_secret(const char *v)
                 return 1;
     }
     return v[0] == '<';
+}
+
+/* The first len bytes of v are HOST:PORT: an IPv4 address, a name or a bracketed IPv6 address, port 1..65535. */
+int conf_host_port_valid(const char *v, size_t len)
+{
+    if (len == 0 || len > 300)
+        return 0;
+    char text[301];
+    memcpy(text, v, len);
+    text[len] = '\0';
+    const char *colon = strrchr(text, ':');
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : 0;
+    size_t host_len = colon ? (size_t)(colon - text) : 0;
+    int bracketed = host_len >= 2 && text[0] == '[' && text[host_len - 1] == ']';
+    return colon && host_len > 0 && isdigit((unsigned char)colon[1]) && !*end && port >= 1 && port <= 65535 &&
+           (bracketed || !memchr(text, ':', host_len)) &&
+           strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-[]:") == len;
 }
 
 static int set_string(const struct conf_key *k, struct conf *c, const char *v, char *err, size_t errlen)
@@ -215,24 +242,24 @@ static int set_string(const struct conf_key *k, struct conf *c, const char *v, c
             return -1;
         }
         break;
-    case T_ADDR: {
-        /* "" or HOST:PORT with an IPv4 address, a name, or a bracketed IPv6 address, and a port 1..65535. */
-        if (len == 0)
-            break;
-        const char *colon = strrchr(v, ':');
-        char *end = NULL;
-        long port = colon ? strtol(colon + 1, &end, 10) : 0;
-        size_t host_len = colon ? (size_t)(colon - v) : 0;
-        int bracketed = host_len >= 2 && v[0] == '[' && v[host_len - 1] == ']';
-        if (!colon || host_len == 0 || !isdigit((unsigned char)colon[1]) || *end || port < 1 || port > 65535 ||
-            (!bracketed && memchr(v, ':', host_len)) || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                                "0123456789.-[]:") != len) {
+    case T_ADDR:
+        if (len && !conf_host_port_valid(v, len)) {
             snprintf(err, errlen, "%s: must be empty or HOST:PORT (an IPv4 address, a name or [IPv6], port 1 to 65535)",
                      k->name);
             return -1;
         }
         break;
-    }
+    case T_SERVERS:
+        /* "" or HOST:PORT words separated by single spaces. */
+        for (const char *w = v; *w;) {
+            size_t n = strcspn(w, " ");
+            if (!conf_host_port_valid(w, n) || (w[n] == ' ' && w[n + 1] == '\0')) {
+                snprintf(err, errlen, "%s: must be empty or HOST:PORT words separated by single spaces", k->name);
+                return -1;
+            }
+            w += n + (w[n] == ' ');
+        }
+        break;
     case T_SECRET:
         if (len != 0 && len < 16) {
             snprintf(err, errlen, "%s: must be empty or at least 16 bytes", k->name);
@@ -287,6 +314,20 @@ static int set_gateway(struct conf *c, const char *value, char *err, size_t errl
     return 0;
 }
 
+/* key_store: files in keys_dir, or the DynamoDB table keys_table. */
+static int set_key_store(struct conf *c, const char *value, char *err, size_t errlen)
+{
+    if (strcmp(value, "files") == 0)
+        c->key_store = CONF_KEY_STORE_FILES;
+    else if (strcmp(value, "dynamodb") == 0)
+        c->key_store = CONF_KEY_STORE_DYNAMODB;
+    else {
+        snprintf(err, errlen, "key_store: must be files or dynamodb");
+        return -1;
+    }
+    return 0;
+}
+
 int conf_set(struct conf *c, const char *key, const char *value, char *err, size_t errlen)
 {
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
@@ -295,6 +336,8 @@ int conf_set(struct conf *c, const char *key, const char *value, char *err, size
             continue;
         if (strcmp(key, "gateway") == 0)
             return set_gateway(c, value, err, errlen);
+        if (strcmp(key, "key_store") == 0)
+            return set_key_store(c, value, err, errlen);
         switch (k->type) {
         case T_SIZE:
         case T_INT:

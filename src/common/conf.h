@@ -15,6 +15,10 @@ struct ddb_options;
  * the worker itself (Apache, classic hosting: see the README, "Apache and classic hosting", and worker/gateway_check.h). */
 enum conf_gateway { CONF_GATEWAY_NGINX, CONF_GATEWAY_WORKER };
 
+/* Where clone-jobs-admin keeps keys and plans: files in keys_dir (one box), or a DynamoDB table that every box's
+ * `clone-jobs-admin sync` renders into keys_dir (README, "More boxes"). */
+enum conf_key_store { CONF_KEY_STORE_FILES, CONF_KEY_STORE_DYNAMODB };
+
 struct conf {
     char table[256];          /* DynamoDB table name (3..255 of [A-Za-z0-9_.-]) */
     char key_attribute[256];  /* the table's string partition key */
@@ -54,6 +58,12 @@ struct conf {
     char metrics_listen[128];  /* "HOST:PORT" of GET /metrics and /status ("" : none); loopback by default */
     int slow_request_ms;       /* a request this slow is counted and logged with its id (0: never) */
     int usage_block;           /* requests per usage lease of a key's day (0: usage not counted; 1: exact) */
+    /* More boxes (issue 10): keys and plans in the store, each box's sync, its heartbeat, the pools nginx reaches. */
+    enum conf_key_store key_store; /* files (default) or dynamodb */
+    char keys_table[256];      /* the keys, plans and heartbeats table (key "id") with key_store = dynamodb */
+    char box_id[128];          /* this box's name in the heartbeats; "" : the host name */
+    int sync_interval_s;       /* seconds between syncs; a box whose heartbeat is older than 3 of them is gone */
+    char fastcgi_servers[1024];/* "" : fastcgi_socket alone; else HOST:PORT words, the pools nginx balances over */
     char path[1024];          /* the file that was read, "" when none */
 };
 
@@ -68,6 +78,10 @@ int conf_load(struct conf *c, const char *path, char *err, size_t errlen);
 int conf_set(struct conf *c, const char *key, const char *value, char *err, size_t errlen);
 
 void conf_defaults(struct conf *c);
+
+/* 1 when the first len bytes of v are HOST:PORT (an IPv4 address, a name or [IPv6]; port 1 to 65535): how
+ * metrics_listen, fastcgi_servers' words and a TCP fastcgi_socket are checked. */
+int conf_host_port_valid(const char *v, size_t len);
 
 /* 1 when key is a configuration key ("table"), 0 otherwise: --check-config's test of CLONE_JOBS_* names. */
 int conf_key_known(const char *key);

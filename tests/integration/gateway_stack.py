@@ -63,7 +63,8 @@ class Response:
 class Gateway:
     """One running gateway; every test module that needs it shares the session's instance."""
 
-    def __init__(self, stage="/prod", extra_config=None):
+    def __init__(self, stage="/prod", extra_config=None, host="127.0.0.1"):
+        self.host = host  # the loopback address nginx listens on (test_fleet.py: 127.0.0.2 to .4)
         self.dir = os.path.join(WORK, "gateway-" + uuid.uuid4().hex[:8])
         self.keys_dir = os.path.join(self.dir, "keys")
         self.logs = os.path.join(self.dir, "logs")
@@ -73,7 +74,7 @@ class Gateway:
         # Configuration lines after the defaults below (a later line wins): {"integration_timeout_s": "29"}.
         self.extra_config = dict(extra_config or {})
         self.port = free_port()
-        self.base_url = f"https://127.0.0.1:{self.port}{stage}"
+        self.base_url = f"https://{host}:{self.port}{stage}"
         self.socket = os.path.join(self.dir, "fcgi.sock")
         self.table = "gw-" + uuid.uuid4().hex[:10]
         self.usage_table = self.table + "-usage"
@@ -100,6 +101,11 @@ class Gateway:
                 f"-p {self.dir} -c {self.nginx_conf}")
 
     def start(self):
+        self.write_config()
+        self.seed()
+        self.start_servers()
+
+    def write_config(self):
         with open(self.config, "w") as fh:
             fh.write(
                 f"table = {self.table}\n"
@@ -114,6 +120,9 @@ class Gateway:
                 f"server_name = {SERVER_NAME}\n"
                 f"log_level = info\n" +
                 "".join(f"{k} = {v}\n" for k, v in self.extra_config.items()))
+
+    def seed(self):
+        """The tables, PLANS, and the keys every test uses."""
         self.admin("create-table")
         for plan, args in PLANS.items():
             self.admin("add-plan", plan, *args, "--no-reload")
@@ -121,13 +130,16 @@ class Gateway:
                            ("small-client", "small"), ("quota-client", "daily5")):
             self.keys[name] = self.add_key(name, plan, reload=False)
 
+    def start_servers(self, pool=True):
+        """TLS nginx in front of the pool (pool False: the pool runs elsewhere, fastcgi_socket says where)."""
         cert, key = os.path.join(self.dir, "cert.pem"), os.path.join(self.dir, "key.pem")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                         "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout", key, "-out", cert,
                         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
                        check=True, capture_output=True, timeout=30)
         self.cert = cert
-        self.start_pool()
+        if pool:
+            self.start_pool()
         # nginx cannot be handed a bound socket: a port found free may be taken before nginx binds it, so
         # an nginx that exits at start is tried again on another port (the site names the port).
         for attempt in range(1, 6):
@@ -143,13 +155,13 @@ class Gateway:
             if attempt == 5:
                 raise RuntimeError("nginx exited at start on 5 ports; see " + self.logs)
             self.port = free_port()
-            self.base_url = f"https://127.0.0.1:{self.port}{self.stage}"
+            self.base_url = f"https://{self.host}:{self.port}{self.stage}"
 
     def render_site(self, cert, key):
         site = os.path.join(self.dir, "site.conf")
         self.admin("nginx-site", "--template", os.path.join(SRC, "nginx", "clone-jobs-site.conf.in"),
                    "--gateway-js", os.path.join(SRC, "nginx", "clone-jobs-gateway.js"),
-                   "--listen", f"127.0.0.1:{self.port}", "--cert", cert, "--cert-key", key,
+                   "--listen", f"{self.host}:{self.port}", "--cert", cert, "--cert-key", key,
                    "--socket", self.socket, "--access-log", os.path.join(self.logs, "access.log"),
                    "--output", site)
         tmp = os.path.join(self.dir, "tmp")
@@ -220,7 +232,7 @@ class Gateway:
 
     # -- client -------------------------------------------------------------------------------
     def connection(self, timeout=35):
-        return http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ssl_context, timeout=timeout)
+        return http.client.HTTPSConnection(self.host, self.port, context=self.ssl_context, timeout=timeout)
 
     def request(self, method, path, body=None, key=None, headers=None, raw_path=False, timeout=35):
         h = dict(headers or {})

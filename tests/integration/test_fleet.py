@@ -1,0 +1,260 @@
+# test_fleet.py — three boxes on one machine (issue 10): nginx + pool + sync each on 127.0.0.2, .3 and .4, one
+# dynalite, keys and plans in the keys table (key_store = dynamodb), a round-robin balancer nginx in front.
+import concurrent.futures
+import http.client
+import os
+import re
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from gateway_stack import ENDPOINT, PLANS, SRC, WORK, Gateway, ddb_call, free_port, wait_until
+
+HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
+INTERVAL_S = 30  # sync_interval_s: heartbeats stay live for 3 of them, the whole session
+
+
+class Box(Gateway):
+    """One box of the fleet: its own keys_dir, socket and nginx on its own loopback address, the fleet's tables."""
+
+    def __init__(self, index, tables, host):
+        self.box_id = f"box{index + 1}"
+        super().__init__(host=host, extra_config={
+            "key_store": "dynamodb", "keys_table": tables["keys"], "box_id": self.box_id,
+            "sync_interval_s": str(INTERVAL_S)})
+        self.table, self.usage_table = tables["items"], tables["usage"]
+
+    def sync(self, env=None, check=True):
+        e = os.environ.copy()
+        e.update(env or {})
+        r = subprocess.run([os.path.join(os.environ.get("CLONE_JOBS_BUILD_DIR", ""), "clone-jobs-admin"),
+                            "--config", self.config, "sync"] + ([] if self.nginx else ["--no-reload"]),
+                           capture_output=True, text=True, timeout=60, env=e)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"sync on {self.box_id}: {r.returncode}\n{r.stderr}")
+        return r
+
+    def file(self, name):
+        with open(os.path.join(self.keys_dir, name)) as fh:
+            return fh.read()
+
+
+class Balancer:
+    """A plain nginx in front of the boxes: round robin, TLS re-encrypted to each box."""
+
+    def __init__(self, boxes):
+        self.dir = os.path.join(WORK, "balancer-" + uuid.uuid4().hex[:8])
+        os.makedirs(os.path.join(self.dir, "tmp"))
+        self.boxes = boxes
+        self.nginx = None
+
+    def start(self):
+        for _ in range(5):
+            self.port = free_port()
+            servers = "".join(f"    server {b.host}:{b.port} max_fails=1 fail_timeout=5s;\n" for b in self.boxes)
+            t = os.path.join(self.dir, "tmp")
+            with open(os.path.join(self.dir, "nginx.conf"), "w") as fh:
+                fh.write(("user root;\n" if os.geteuid() == 0 else "") +
+                         f"worker_processes 1;\npid {self.dir}/nginx.pid;\nerror_log {self.dir}/error.log warn;\n"
+                         "events { worker_connections 1024; }\n"
+                         "http {\n"
+                         f"  client_body_temp_path {t}/body; proxy_temp_path {t}/proxy; fastcgi_temp_path {t}/f;\n"
+                         f"  uwsgi_temp_path {t}/u; scgi_temp_path {t}/s;\n"
+                         f"  access_log {self.dir}/access.log;\n"
+                         "  upstream boxes {\n" + servers + "  }\n"
+                         f"  server {{ listen 127.0.0.1:{self.port};\n"
+                         "    location / { proxy_pass https://boxes; proxy_ssl_verify off; proxy_http_version 1.1;\n"
+                         "      proxy_set_header Host $http_host; proxy_connect_timeout 2s; proxy_read_timeout 10s;\n"
+                         "      proxy_next_upstream error timeout; }\n"
+                         "  }\n}\n")
+            self.nginx = subprocess.Popen(["nginx", "-p", self.dir, "-c", os.path.join(self.dir, "nginx.conf"),
+                                           "-g", "daemon off;"], stdout=subprocess.DEVNULL,
+                                          stderr=open(os.path.join(self.dir, "stderr.log"), "a"))
+            if wait_until(lambda: self._up() or self.nginx.poll() is not None, 20) and self.nginx.poll() is None:
+                return
+            self.nginx.wait()
+        raise RuntimeError("the balancer did not start; see " + self.dir)
+
+    def _up(self):
+        try:
+            return self.request("GET", "/prod/health")[0] in (200, 403)
+        except OSError:
+            return False
+
+    def request(self, method, path, key=None, body=None, timeout=15):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            h = {"x-api-key": key} if key else {}
+            if body is not None:
+                h["Content-Type"] = "application/json"
+            conn.request(method, path, body=body, headers=h)
+            r = conn.getresponse()
+            return r.status, r.read()
+        finally:
+            conn.close()
+
+    def stop(self):
+        if self.nginx and self.nginx.poll() is None:
+            self.nginx.terminate()
+            self.nginx.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    if not ENDPOINT:
+        pytest.fail("CLONE_JOBS_TEST_ENDPOINT is not set: run the suite through tests/run")
+    suffix = uuid.uuid4().hex[:8]
+    tables = {"items": "fl-" + suffix, "usage": "fl-" + suffix + "-usage", "keys": "fl-" + suffix + "-keys"}
+    boxes = [Box(i, tables, h) for i, h in enumerate(HOSTS)]
+    balancer = None
+    try:
+        for b in boxes:
+            b.write_config()
+        # Box 1's admin makes the tables, the plans and the keys: in the store, not in any box's files.
+        boxes[0].seed()
+        for b in boxes:
+            b.keys = boxes[0].keys
+            b.sync()
+        for b in boxes:
+            b.start_servers()
+        balancer = Balancer(boxes)
+        balancer.start()
+        yield boxes, balancer
+    finally:
+        if balancer:
+            balancer.stop()
+        for b in boxes:
+            b.stop()
+
+
+def status_on(box, key, path="/health"):
+    return box.request("GET", path, key=key).status
+
+
+def test_the_store_holds_digests_and_audit_fields_never_a_key(fleet):
+    boxes, _ = fleet
+    items = ddb_call("Scan", {"TableName": boxes[0].extra_config["keys_table"], "ConsistentRead": True})["Items"]
+    by_id = {i["id"]["S"]: i for i in items}
+    alice = by_id["key#alice"]
+    assert alice["status"]["S"] == "active" and re.fullmatch(r"[0-9a-f]{64}", alice["digest"]["S"])
+    assert alice["created_by"]["S"] and alice["created"]["S"].endswith("Z")
+    text = repr(items)
+    for key in boxes[0].keys.values():
+        assert key not in text
+    assert by_id["plan#tiny"]["rate"]["N"] == "1" and by_id["plan#tiny"]["created_by"]["S"]
+    assert {"box#box1", "box#box2", "box#box3"} <= set(by_id)
+
+
+def test_a_key_added_on_box_1_works_on_boxes_2_and_3_after_their_sync(fleet):
+    boxes, _ = fleet
+    key = boxes[0].add_key("fleet-added", "standard", reload=False)
+    # In the store only: no box serves it before its sync.
+    assert [status_on(b, key) for b in boxes] == [403, 403, 403]
+    for b in boxes[1:]:
+        b.sync()
+    assert [status_on(b, key) for b in boxes[1:]] == [200, 200]
+    assert status_on(boxes[0], key) == 403
+    boxes[0].sync()
+    assert status_on(boxes[0], key) == 200
+
+
+def test_a_key_revoked_on_box_2_is_refused_by_all_three_after_their_sync_and_not_before(fleet):
+    boxes, _ = fleet
+    key = boxes[0].add_key("fleet-revoked", "standard", reload=False)
+    for b in boxes:
+        b.sync()
+    assert [status_on(b, key) for b in boxes] == [200, 200, 200]
+    r = boxes[1].admin("revoke-key", "fleet-revoked", "--by", "test-operator")
+    assert r.returncode == 0
+    # Not before each box's sync.
+    assert [status_on(b, key) for b in boxes] == [200, 200, 200]
+    served = []
+    for b in boxes:
+        b.sync()
+        served.append([status_on(x, key) for x in boxes])
+    assert served == [[403, 200, 200], [403, 403, 200], [403, 403, 403]]
+    items = ddb_call("GetItem", {"TableName": boxes[0].extra_config["keys_table"],
+                                 "Key": {"id": {"S": "key#fleet-revoked"}}, "ConsistentRead": True})["Item"]
+    assert items["status"]["S"] == "revoked" and items["revoked_by"]["S"] == "test-operator"
+    # Names are never reused, and a second revocation changes nothing (conditional writes).
+    assert boxes[2].admin("add-key", "fleet-revoked", "--plan", "standard", check=False).returncode == 2
+
+
+def test_a_sync_with_nothing_new_changes_no_file_and_does_not_reload(fleet):
+    boxes, _ = fleet
+    boxes[0].sync()
+    before = {n: os.stat(os.path.join(boxes[0].keys_dir, n)).st_mtime_ns for n in ("api-keys.map", "keys.tsv")}
+    r = boxes[0].sync()
+    assert "unchanged" in r.stderr and "reloading" not in r.stderr
+    assert before == {n: os.stat(os.path.join(boxes[0].keys_dir, n)).st_mtime_ns for n in before}
+
+
+def test_each_box_enforces_its_share_of_each_plans_rate_and_burst(fleet):
+    boxes, _ = fleet
+    for b in boxes:
+        r = b.sync()
+        assert "3 live boxes" in r.stderr, r.stderr
+    # standard 1000/1000 -> 334/334 per box; small 2/6 -> 1/2; tiny 1/3 -> 1 (at least 1 r/s)/1.
+    zones, limits = boxes[2].file("plan-zones.conf"), boxes[2].file("plan-limits.conf")
+    assert "zone=plan_standard:1m rate=334r/s;" in zones and "zone=plan_small:1m rate=1r/s;" in zones
+    assert "zone=plan_tiny:1m rate=1r/s;" in zones
+    assert "limit_req zone=plan_standard burst=334 nodelay;" in limits
+    assert "limit_req zone=plan_small burst=2 nodelay;" in limits
+    # The quota is the plan's whole quota: it is counted in the store, across the boxes.
+    assert 'daily5 "5/DAY";' in boxes[2].file("plan-quota.map")
+
+
+def test_the_store_unreachable_keeps_the_last_keys_then_the_first_sync_after_applies_the_changes(fleet):
+    boxes, _ = fleet
+    box = boxes[2]
+    key = boxes[0].add_key("fleet-during-outage", "standard", reload=False)
+    boxes[0].admin("revoke-key", "bob")
+    dead = {"CLONE_JOBS_ENDPOINT": f"http://127.0.0.1:{free_port()}", "CLONE_JOBS_DDB_MAX_ATTEMPTS": "2",
+            "CLONE_JOBS_DDB_CONNECT_TIMEOUT_MS": "200", "CLONE_JOBS_DDB_MAX_TOTAL_MS": "1000"}
+    files = {n: box.file(n) for n in ("api-keys.map", "keys.tsv", "plan-zones.conf")}
+    for _ in range(2):
+        r = box.sync(env=dead, check=False)
+        assert r.returncode == 1 and "keeping the last files" in r.stderr, r.stderr
+    assert files == {n: box.file(n) for n in files}
+    assert status_on(box, box.keys["alice"]) == 200 and status_on(box, box.keys["bob"]) == 200
+    assert status_on(box, key) == 403
+    box.sync()
+    assert status_on(box, key) == 200 and status_on(box, box.keys["bob"]) == 403
+    for b in boxes[:2]:
+        b.sync()
+
+
+def test_a_store_answer_missing_keys_is_refused(fleet):
+    """A box pointed at another (empty, or foreign) keys table keeps its files: it never serves an empty key set."""
+    boxes, _ = fleet
+    box = boxes[1]
+    files = box.file("api-keys.map")
+    r = box.sync(env={"CLONE_JOBS_KEYS_TABLE": "fl-no-such-table"}, check=False)
+    assert r.returncode == 1 and "keeping the last files" in r.stderr
+    other = "fl-" + uuid.uuid4().hex[:8] + "-keys"
+    ddb_call("CreateTable", {"TableName": other, "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+                             "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST"})
+    wait_until(lambda: ddb_call("DescribeTable", {"TableName": other})["Table"]["TableStatus"] == "ACTIVE", 20)
+    r = box.sync(env={"CLONE_JOBS_KEYS_TABLE": other}, check=False)
+    assert r.returncode == 1 and "holds no plans and no keys" in r.stderr, r.stderr
+    ddb_call("PutItem", {"TableName": other, "Item": {
+        "id": {"S": "plan#other"}, "kind": {"S": "plan"}, "name": {"S": "other"}, "rate": {"N": "5"},
+        "burst": {"N": "5"}, "quota": {"N": "0"}, "period": {"S": "-"}}})
+    r = box.sync(env={"CLONE_JOBS_KEYS_TABLE": other}, check=False)
+    assert r.returncode == 1 and "missing from the store's answer" in r.stderr, r.stderr
+    assert box.file("api-keys.map") == files
+    assert status_on(box, box.keys["alice"]) == 200
+
+
+def test_a_quota_is_exact_across_the_three_boxes_under_concurrent_load(fleet):
+    boxes, balancer = fleet
+    key = boxes[0].add_key("fleet-quota", "daily5", reload=False)
+    for b in boxes:
+        b.sync()
+    with concurrent.futures.ThreadPoolExecutor(24) as ex:
+        statuses = list(ex.map(lambda _: balancer.request("GET", "/prod/health", key=key)[0], range(60)))
+    assert statuses.count(200) == 5, statuses
+    assert statuses.count(429) == 55, statuses
