@@ -28,7 +28,8 @@ def test_programs_and_data_are_installed(installed):
     root = dest + prefix
     for rel in ("bin/clone-jobs-fcgi", "bin/clone-jobs-admin"):
         assert os.access(os.path.join(root, rel), os.X_OK), rel
-    for rel in ("clone-jobs-site.conf.in", "clone-jobs-gateway.js", "iam-policy.json", "iam-setup-policy.json", "clone-jobs.conf.example",
+    for rel in ("clone-jobs-site.conf.in", "clone-jobs-gateway.js", "iam-policy.json", "iam-setup-policy.json", "iam-gateway-box-policy.json",
+                "iam-admin-policy.json", "clone-jobs.conf.example",
                 "clone-jobs.postman_collection.json", "clone-jobs.postman_environment.json", "openapi.json",
                 "clone-jobs-scrape.yml", "clone-jobs-dashboard.json"):
         assert os.path.isfile(os.path.join(root, "share", "clone-jobs", rel)), rel
@@ -37,7 +38,7 @@ def test_programs_and_data_are_installed(installed):
 def test_unit_files_name_the_installed_programs(installed):
     dest, prefix = installed
     units = os.path.join(dest + prefix, "lib", "systemd", "system")
-    for name in ("clone-jobs-pool.service", "clone-jobs-setup.service"):
+    for name in ("clone-jobs-pool.service", "clone-jobs-setup.service", "clone-jobs-sync.service"):
         with open(os.path.join(units, name)) as fh:
             text = fh.read()
         assert "@" not in text.replace("@.service", ""), f"{name} kept a placeholder"
@@ -51,7 +52,8 @@ def test_unit_files_pass_systemd_analyze(installed):
     checked = os.path.join(WORK, "units-checked")
     os.makedirs(checked, exist_ok=True)
     paths = []
-    for name in ("clone-jobs-pool.service", "clone-jobs-setup.service"):
+    for name in ("clone-jobs-pool.service", "clone-jobs-setup.service", "clone-jobs-sync.service",
+                 "clone-jobs-sync.timer"):
         with open(os.path.join(units, name)) as fh:
             text = fh.read().replace(f"{prefix}/bin/", f"{dest}{prefix}/bin/")
         path = os.path.join(checked, name)
