@@ -29,7 +29,7 @@ void admin_site_usage(FILE *to)
     fprintf(to,
             "  nginx-site [--output FILE] [--template FILE] [--listen ADDR] [--cert FILE] [--cert-key FILE]\n"
             "             [--socket PATH] [--access-log FILE] [--keys-dir DIR] [--fastcgi-params FILE]\n"
-            "             [--server-name HOST] [--gateway-js FILE]\n"
+            "             [--server-name HOST] [--gateway-js FILE] [--servers \"HOST:PORT ...\"]\n"
             "                   write the nginx site (in http { }) from the route table and configuration\n");
 }
 
@@ -99,6 +99,7 @@ int admin_site_main(int argc, char **argv, const struct conf *conf)
         .cert = conf->tls_certificate,
         .cert_key = conf->tls_certificate_key,
         .socket = conf->fastcgi_socket,
+        .servers = conf->fastcgi_servers,
         .keys_dir = conf->keys_dir,
         .access_log = conf->access_log,
         .fastcgi_params = "/etc/nginx/fastcgi_params",
@@ -122,7 +123,7 @@ int admin_site_main(int argc, char **argv, const struct conf *conf)
             {"--cert-key", &p.cert_key},   {"--socket", &p.socket},
             {"--access-log", &p.access_log}, {"--keys-dir", &p.keys_dir},
             {"--fastcgi-params", &p.fastcgi_params}, {"--gateway-js", &p.gateway_js},
-            {"--server-name", &p.server_name},
+            {"--server-name", &p.server_name}, {"--servers", &p.servers},
         };
         size_t k = 0;
         while (k < sizeof options / sizeof options[0] && strcmp(argv[i], options[k].flag) != 0)

@@ -4,12 +4,17 @@
 
 #include "nginx_site.h"
 
+#include "conf.h"
+
 #include <stdio.h>
 #include <string.h>
 
 #define MAX_PATHS 64
 
 /* Characters that are safe inside an unquoted nginx token and a double-quoted string alike. */
+#define NGINX_MAX_FAILS "2"
+#define NGINX_FAIL_TIMEOUT "10s"
+
 static int safe_value(const char *v)
 {
     if (!v || !*v)
@@ -17,6 +22,18 @@ static int safe_value(const char *v)
     for (const unsigned char *p = (const unsigned char *)v; *p; p++)
         if (*p <= ' ' || *p >= 0x7f || strchr("\"'`;{}$\\#", *p))
             return 0;
+    return 1;
+}
+
+/* HOST:PORT words separated by single spaces (fastcgi_servers). */
+static int safe_value_words(const char *v)
+{
+    for (const char *w = v; *w;) {
+        size_t n = strcspn(w, " ");
+        if (!conf_host_port_valid(w, n) || (w[n] == ' ' && w[n + 1] == '\0'))
+            return 0;
+        w += n + (w[n] == ' ');
+    }
     return 1;
 }
 
@@ -218,6 +235,10 @@ static int render_routes(struct buf *out, const struct nginx_site_params *p,
                        "        fastcgi_send_timeout %lds;\n"
                        "        fastcgi_read_timeout %lds;\n"
                        "%s"
+                       "        # Another pool (fastcgi_servers) when one cannot be reached or times out. nginx never passes a\n"
+                       "        # non-idempotent request (POST, PATCH) to the next server once it was sent: that would need\n"
+                       "        # non_idempotent, which is not given.\n"
+                       "        fastcgi_next_upstream error timeout;\n"
                        "        fastcgi_pass clone_jobs_workers;\n"
                        "    }\n",
                        allowed, methods, p->keys_dir, p->fastcgi_params, p->timeout_seconds,
@@ -226,6 +247,27 @@ static int render_routes(struct buf *out, const struct nginx_site_params *p,
             snprintf(err, errlen, "out of memory");
             return -1;
         }
+    }
+    return 0;
+}
+
+/* The upstream's servers: fastcgi_servers' HOST:PORT words with passive health checks, else fastcgi_socket alone:
+ * HOST:PORT when it is one, else a unix socket's path. */
+static int render_upstream_servers(struct buf *out, const struct nginx_site_params *p)
+{
+    if (!p->servers || !*p->servers) {
+        int tcp = !strchr(p->socket, '/') && conf_host_port_valid(p->socket, strlen(p->socket));
+        return buf_printf(out, "server %s%s;", tcp ? "" : "unix:", p->socket);
+    }
+    if (buf_append_str(out, "# A pool that fails " NGINX_MAX_FAILS " times is left alone for " NGINX_FAIL_TIMEOUT
+                            " (passive health check).") != 0)
+        return -1;
+    for (const char *w = p->servers; *w;) {
+        size_t n = strcspn(w, " ");
+        if (buf_printf(out, "\n    server %.*s max_fails=" NGINX_MAX_FAILS " fail_timeout=" NGINX_FAIL_TIMEOUT ";",
+                       (int)n, w) != 0)
+            return -1;
+        w += n + (w[n] == ' ');
     }
     return 0;
 }
@@ -250,6 +292,10 @@ int nginx_site_render(const char *template_text, const struct nginx_site_params 
                      values[i].name, values[i].value ? values[i].value : "(none)");
             return -1;
         }
+    }
+    if (p->servers && *p->servers && (!safe_value_words(p->servers))) {
+        snprintf(err, errlen, "fastcgi_servers: must be HOST:PORT words separated by single spaces: %s", p->servers);
+        return -1;
     }
     if (!safe_host(p->server_name)) {
         snprintf(err, errlen, "server_name %s: must be a host name or an IP address", p->server_name);
@@ -301,6 +347,8 @@ int nginx_site_render(const char *template_text, const struct nginx_site_params 
                                                       : buf_append_str(out, "# no kept connections (fastcgi_keepalive = 0)")) == 0
                                ? 1
                                : -1;
+            } else if (strcmp(name, "UPSTREAM_SERVERS") == 0) {
+                replaced = render_upstream_servers(out, p) == 0 ? 1 : -1;
             } else if (strcmp(name, "LOG_QUERY_PARAMS") == 0) {
                 replaced = buf_append_str(out, p->log_query_params) == 0 ? 1 : -1;
             } else if (strcmp(name, "MAX_BODY") == 0) {

@@ -16,7 +16,8 @@ struct nginx_site_params {
     const char *listen;          /* "127.0.0.1:8443" */
     const char *cert;            /* PEM certificate chain */
     const char *cert_key;        /* PEM private key */
-    const char *socket;          /* the workers' FastCGI unix socket */
+    const char *socket;          /* the workers' FastCGI socket: a unix path, or HOST:PORT */
+    const char *servers;         /* "" or NULL: socket alone; else HOST:PORT words, the pools (fastcgi_servers) */
     const char *keys_dir;        /* where clone-jobs-admin writes the key, plan and zone files */
     const char *access_log;      /* JSON access log file */
     const char *fastcgi_params;  /* nginx's fastcgi_params file */

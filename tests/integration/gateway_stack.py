@@ -180,12 +180,14 @@ class Gateway:
                 f"  include {site};\n"
                 "}\n")
 
-    def start_pool(self, workers=2, program=None):
-        """spawn-fcgi and the supervised pool on the socket (program: another FastCGI program instead)."""
+    def start_pool(self, workers=2, program=None, tcp=None):
+        """spawn-fcgi and the supervised pool on the socket (program: another FastCGI program instead; tcp: (host,
+        port) to listen on instead of the unix socket)."""
         env = os.environ.copy()
         self.pool_log = os.path.join(self.logs, "workers.log")
+        where = ["-a", tcp[0], "-p", str(tcp[1])] if tcp else ["-s", self.socket, "-M", "0666"]
         self.pool = subprocess.Popen(
-            ["spawn-fcgi", "-n", "-s", self.socket, "-M", "0666", "--"] +
+            ["spawn-fcgi", "-n"] + where + ["--"] +
             (program or [os.path.join(BUILD, "clone-jobs-fcgi"), "--config", self.config, "--workers", str(workers)]),
             stdout=subprocess.DEVNULL, stderr=open(self.pool_log, "a"), env=env)
         if program:

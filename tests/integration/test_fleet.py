@@ -258,3 +258,53 @@ def test_a_quota_is_exact_across_the_three_boxes_under_concurrent_load(fleet):
         statuses = list(ex.map(lambda _: balancer.request("GET", "/prod/health", key=key)[0], range(60)))
     assert statuses.count(200) == 5, statuses
     assert statuses.count(429) == 55, statuses
+
+
+def test_a_gateway_only_box_serves_get_put_delete_through_two_pool_only_boxes_over_tcp():
+    """Tiers apart: nginx on 127.0.0.2 with no pool of its own, fastcgi_servers naming the pools of 127.0.0.3 and .4
+    (spawn-fcgi -a/-p), which run no nginx. Both pools serve, and a stopped one is passed over (max_fails)."""
+    suffix = uuid.uuid4().hex[:8]
+    tables = {"items": "tier-" + suffix, "usage": "tier-" + suffix + "-usage", "keys": "tier-" + suffix + "-keys"}
+    pools = [Box(10 + i, tables, h) for i, h in enumerate(HOSTS[1:])]
+    addresses = [(p.host, free_port()) for p in pools]
+    front = Box(9, tables, HOSTS[0])
+    front.extra_config["fastcgi_servers"] = " ".join(f"{h}:{port}" for h, port in addresses)
+    try:
+        for p, address in zip(pools, addresses):
+            p.write_config()
+        front.write_config()
+        front.seed()
+        front.sync()
+        for p, address in zip(pools, addresses):
+            p.start_pool(tcp=address)
+        front.start_servers(pool=False)
+        site = open(os.path.join(front.dir, "site.conf")).read()
+        for h, port in addresses:
+            assert f"server {h}:{port} max_fails=2 fail_timeout=10s;" in site
+        assert "fastcgi_next_upstream error timeout;" in site and "unix:" not in site
+        key = front.keys["alice"]
+        ids = []
+        for i in range(6):
+            cid = f"tier-{suffix}-{i}"
+            r = front.request("PUT", f"/clones/{cid}", body={"status": "new", "n": i}, key=key)
+            assert r.status in (200, 201), (r.status, r.body)
+            ids.append(r.header("x-amzn-RequestId"))
+            r = front.request("GET", f"/clones/{cid}", key=key)
+            assert r.status == 200 and r.json()["n"] == i, (r.status, r.body)
+            ids.append(r.header("x-amzn-RequestId"))
+            r = front.request("DELETE", f"/clones/{cid}", key=key)
+            assert r.status in (200, 204), (r.status, r.body)
+            ids.append(r.header("x-amzn-RequestId"))
+            r = front.request("GET", f"/clones/{cid}", key=key)
+            assert r.status == 404
+            ids.append(r.header("x-amzn-RequestId"))
+        # Round robin: each pool served some of them (its log holds their request ids).
+        assert wait_until(lambda: all(any(i in p.pool_log_text() for i in ids) for p in pools), 10)
+        # One pool stopped: the GETs go to the other one.
+        pools[0].stop()
+        statuses = [front.request("GET", "/health", key=key).status for _ in range(10)]
+        assert statuses == [200] * 10, statuses
+    finally:
+        front.stop()
+        for p in pools:
+            p.stop()
