@@ -260,6 +260,192 @@ def test_a_quota_is_exact_across_the_three_boxes_under_concurrent_load(fleet):
     assert statuses.count(429) == 55, statuses
 
 
+
+def keys_table(boxes):
+    return boxes[0].extra_config["keys_table"]
+
+
+def test_a_bad_item_in_the_store_is_refused_and_the_last_files_kept(fleet):
+    boxes, _ = fleet
+    box = boxes[0]
+    files = {n: box.file(n) for n in ("api-keys.map", "keys.tsv")}
+    ddb_call("PutItem", {"TableName": keys_table(boxes), "Item": {
+        "id": {"S": "key#broken"}, "kind": {"S": "key"}, "name": {"S": "broken"}, "plan": {"S": "standard"},
+        "status": {"S": "active"}, "created": {"S": "2026-12-01T00:00:00Z"}, "digest": {"S": "not-a-digest"}}})
+    try:
+        r = box.sync(check=False)
+        assert r.returncode == 1 and "item key#broken: not a key" in r.stderr, r.stderr
+        assert files == {n: box.file(n) for n in files}
+        assert status_on(box, box.keys["alice"]) == 200
+    finally:
+        ddb_call("DeleteItem", {"TableName": keys_table(boxes), "Key": {"id": {"S": "key#broken"}}})
+    box.sync()
+
+
+def test_heartbeats_decide_each_boxs_share(fleet):
+    """A fourth box's fresh heartbeat makes every share a quarter; once older than 3 intervals it counts no more."""
+    boxes, _ = fleet
+    box = boxes[0]
+    now = int(time.time())
+    try:
+        ddb_call("PutItem", {"TableName": keys_table(boxes), "Item": {
+            "id": {"S": "box#ghost"}, "kind": {"S": "box"}, "box": {"S": "ghost"}, "seen": {"N": str(now)}}})
+        r = box.sync()
+        assert "4 live boxes" in r.stderr and "reloading" in r.stderr, r.stderr
+        assert "zone=plan_standard:1m rate=250r/s;" in box.file("plan-zones.conf")
+        ddb_call("PutItem", {"TableName": keys_table(boxes), "Item": {
+            "id": {"S": "box#ghost"}, "kind": {"S": "box"}, "box": {"S": "ghost"},
+            "seen": {"N": str(now - 3 * INTERVAL_S - 1)}}})
+        r = box.sync()
+        assert "3 live boxes" in r.stderr, r.stderr
+        assert "zone=plan_standard:1m rate=334r/s;" in box.file("plan-zones.conf")
+    finally:
+        ddb_call("DeleteItem", {"TableName": keys_table(boxes), "Key": {"id": {"S": "box#ghost"}}})
+
+
+def test_sync_every_applies_a_new_key_within_the_interval_plus_a_reload(fleet):
+    boxes, _ = fleet
+    box = boxes[2]
+    log = open(os.path.join(box.logs, "sync-every.log"), "a")
+    proc = subprocess.Popen([os.path.join(os.environ["CLONE_JOBS_BUILD_DIR"], "clone-jobs-admin"), "--config",
+                             box.config, "sync", "--every", "1"], stdout=log, stderr=log)
+    try:
+        key = boxes[0].add_key("fleet-every", "standard", reload=False)
+        added = time.monotonic()
+        assert wait_until(lambda: status_on(box, key) == 200, 15)
+        took = time.monotonic() - added
+        assert took < 1 + 5, took
+        print(f"sync --every 1: a new key served after {took:.2f} s")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+    box.sync()
+
+
+def test_a_key_driven_hard_through_the_balancer_gets_the_plans_rate_within_the_tolerance(fleet):
+    """Plan 30 r/s, burst 0: each of the three boxes enforces 10 r/s. Over a 4 s window with more demand than
+    that, the fleet admits rate x window within +-20 %, plus one request per box (limit_req admits the first)."""
+    boxes, balancer = fleet
+    boxes[0].admin("add-plan", "fleet-rate", "--rate", "30", "--burst", "0")
+    key = boxes[0].add_key("fleet-rate-client", "fleet-rate", reload=False)
+    for b in boxes:
+        b.sync()
+    window = 4.0
+    end = time.monotonic() + window
+
+    def drive(_):
+        counts = {}
+        while time.monotonic() < end:
+            st = balancer.request("GET", "/prod/health", key=key)[0]
+            counts[st] = counts.get(st, 0) + 1
+        return counts
+
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        results = list(ex.map(drive, range(8)))
+    total = {}
+    for c in results:
+        for st, n in c.items():
+            total[st] = total.get(st, 0) + n
+    admitted, asked = total.get(200, 0), sum(total.values())
+    print(f"rate through the balancer: {admitted} of {asked} admitted in {window} s (plan 30 r/s): {total}")
+    assert set(total) <= {200, 429}, total
+    assert asked > 2 * 30 * window, total
+    assert 30 * window * 0.8 <= admitted <= 30 * window * 1.2 + 3, total
+
+
+def kill_box(box):
+    """SIGKILL the box's nginx (master and workers) and pool (supervisor and workers): the box is gone."""
+    pids = []
+    for proc in (box.nginx, box.pool):
+        if proc and proc.poll() is None:
+            try:
+                with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as fh:
+                    pids += [int(p) for p in fh.read().split()]
+            except OSError:
+                pass
+            pids.append(proc.pid)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for proc in (box.nginx, box.pool):
+        if proc:
+            proc.wait(timeout=10)
+
+
+def test_a_box_killed_mid_load_fails_only_its_requests_in_flight_and_loses_no_answered_write(fleet):
+    """Runs last: box 2 stays dead. GETs move to the other boxes (nginx retries them on an error); a POST already
+    sent to the killed box is not retried (non-idempotent), so at most the requests in flight there fail."""
+    boxes, balancer = fleet
+    # A plan far above the load: a 429 would be the throttle's, not the kill's (each box's share is a third).
+    boxes[0].admin("add-plan", "fleet-big", "--rate", "30000", "--burst", "30000")
+    key = boxes[0].add_key("fleet-kill-client", "fleet-big", reload=False)
+    for b in boxes:
+        b.sync()
+    threads, stop_at = 6, time.monotonic() + 20
+    killed = {"at": None}
+    results = []  # (kind, status, cloneID)
+
+    def load(n):
+        i = 0
+        out = []
+        while time.monotonic() < stop_at and (killed["at"] is None or time.monotonic() < killed["at"] + 2):
+            i += 1
+            if i % 2:
+                cid = f"kill-{n}-{i}-{uuid.uuid4().hex[:6]}"
+                began = time.monotonic()
+                try:
+                    st = balancer.request("POST", "/prod/clones", key=key,
+                                          body='{"cloneID": "%s", "status": "new"}' % cid)[0]
+                except OSError:
+                    st = 0
+                out.append(("POST", st, cid, began, time.monotonic()))
+            else:
+                began = time.monotonic()
+                try:
+                    st = balancer.request("GET", "/prod/health", key=key)[0]
+                except OSError:
+                    st = 0
+                out.append(("GET", st, None, began, time.monotonic()))
+        return out
+
+    with concurrent.futures.ThreadPoolExecutor(threads) as ex:
+        futures = [ex.submit(load, n) for n in range(threads)]
+        # Kill once the load is well under way.
+        assert wait_until(lambda: len(balancer_log(balancer)) > 60, 15)
+        before = time.monotonic()
+        kill_box(boxes[1])
+        killed["at"] = time.monotonic()
+        for f in futures:
+            results += f.result()
+    failed = [r for r in results if not 200 <= r[1] < 300]
+    at = killed["at"]
+    print(f"box killed mid-load: {len(results)} requests, {len(failed)} failed: "
+          f"{[(r[0], r[1], round(r[3] - at, 3), round(r[4] - at, 3)) for r in failed]}")
+    assert len(results) > 100
+    # Every failure was in flight while the box was being killed (begun before it was gone, answered after the
+    # kill began).
+    assert [r for r in failed if not (r[3] <= at and r[4] >= before)] == [], \
+        (at, failed, "".join(open(os.path.join(balancer.dir, "error.log")).readlines()[-10:]))
+    assert [r for r in failed if r[0] == "GET"] == [], failed
+    assert len(failed) <= threads, failed
+    written = [r[2] for r in results if r[0] == "POST" and 200 <= r[1] < 300]
+    for cid in written:
+        item = ddb_call("GetItem", {"TableName": boxes[0].table, "Key": {"cloneID": {"S": cid}},
+                                    "ConsistentRead": True})
+        assert "Item" in item, cid
+
+
+def balancer_log(balancer):
+    try:
+        with open(os.path.join(balancer.dir, "access.log")) as fh:
+            return fh.readlines()
+    except OSError:
+        return []
+
+
 def test_a_gateway_only_box_serves_get_put_delete_through_two_pool_only_boxes_over_tcp():
     """Tiers apart: nginx on 127.0.0.2 with no pool of its own, fastcgi_servers naming the pools of 127.0.0.3 and .4
     (spawn-fcgi -a/-p), which run no nginx. Both pools serve, and a stopped one is passed over (max_fails)."""
