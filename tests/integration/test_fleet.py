@@ -354,6 +354,49 @@ def test_a_key_driven_hard_through_the_balancer_gets_the_plans_rate_within_the_t
     assert 30 * window * 0.8 <= admitted <= 30 * window * 1.2 + 3, total
 
 
+
+def test_with_gateway_worker_sync_renders_the_workers_key_store_and_reloads_nothing(fleet):
+    """No nginx: the workers read keys.tsv and plans.tsv (digests, each plan's share), group-readable; the
+    reload command would fail if it ran."""
+    boxes, _ = fleet
+    d = os.path.join(WORK, "worker-box-" + uuid.uuid4().hex[:8])
+    os.makedirs(d)
+    config = os.path.join(d, "clone-jobs.conf")
+    with open(boxes[0].config) as src, open(config, "w") as fh:
+        fh.write(src.read() + f"gateway = worker\nkeys_dir = {d}/keys\nnginx_reload_command = false\n"
+                 "box_id = worker-box\n")
+    r = subprocess.run([os.path.join(os.environ["CLONE_JOBS_BUILD_DIR"], "clone-jobs-admin"), "--config", config,
+                        "sync"], capture_output=True, text=True, timeout=60)
+    try:
+        assert r.returncode == 0 and "files changed" in r.stderr and "reloading" not in r.stderr, r.stderr
+        assert "4 live boxes" in r.stderr, r.stderr
+        with open(os.path.join(d, "keys", "keys.tsv")) as fh:
+            rows = [line.split("\t") for line in fh.read().splitlines()]
+        assert {"alice", "quota-client"} <= {row[0] for row in rows}
+        assert oct(os.stat(os.path.join(d, "keys", "keys.tsv")).st_mode & 0o777) == "0o640"
+        with open(os.path.join(d, "keys", "plans.tsv")) as fh:
+            assert "standard\t250\t250\t0\t-\n" in fh.read()
+    finally:
+        ddb_call("DeleteItem", {"TableName": keys_table(boxes), "Key": {"id": {"S": "box#worker-box"}}})
+
+
+def test_the_iam_policies_keep_the_keys_table_from_the_workers():
+    import json
+    def load(name):
+        with open(os.path.join(SRC, "deploy", name)) as fh:
+            return json.load(fh)["Statement"]
+    workers = load("iam-policy.json")
+    assert not [st for st in workers if "clone-jobs-keys" in json.dumps(st["Resource"])]
+    box = load("iam-gateway-box-policy.json")
+    actions = {a for st in box for a in st["Action"]}
+    assert actions == {"dynamodb:Scan", "dynamodb:GetItem", "dynamodb:PutItem"}
+    put = [st for st in box if "dynamodb:PutItem" in st["Action"]][0]
+    assert put["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["box#*"]
+    admin = load("iam-admin-policy.json")
+    assert {a for st in admin for a in st["Action"]} == {"dynamodb:Scan", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    assert all(st["Resource"].endswith(":table/clone-jobs-keys") for st in box + admin)
+
+
 def kill_box(box):
     """SIGKILL the box's nginx (master and workers) and pool (supervisor and workers): the box is gone."""
     pids = []
