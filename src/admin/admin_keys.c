@@ -45,6 +45,7 @@ static const struct command {
     {"revoke-key", TAKES_NAME | CHANGES},
     {"move-key", TAKES_NAME | TAKES_PLAN | CHANGES},
     {"render", CHANGES},
+    {"import", 0}, /* key_store = dynamodb only: keys_dir's record into the keys table */
 };
 
 struct key_args {
@@ -83,6 +84,8 @@ void admin_keys_usage(FILE *to)
             "  move-key NAME --plan P\n"
             "                   put the key in another plan\n"
             "  render           write the nginx files again from plans.tsv and keys.tsv\n"
+            "  import           key_store = dynamodb: copy keys_dir's plans.tsv and keys.tsv (digests, status)\n"
+            "                   into keys_table; a key already there is left as it is\n"
             "key and plan options:\n"
             "  --keys-dir DIR   where the files are (default: the configuration's keys_dir, or\n"
             "                   CLONE_JOBS_KEYS_DIR; else " DEFAULT_KEYS_DIR ")\n"
@@ -374,6 +377,46 @@ static int store_write(const struct key_args *a, const struct keystore *ks, stru
     return EXIT_DONE;
 }
 
+/* import: the files' plans and keys into the table, from one box's files to the fleet's store. The keys keep
+ * their digests, so every client's key goes on working. Returns an exit status. */
+static int store_import(const struct key_args *a, const struct admin_keys_defaults *d, const struct keystore *in_table,
+                        const char *by)
+{
+    char err[1024];
+    struct keystore files;
+    if (ks_load(&files, a->keys_dir, err, sizeof err) != 0) {
+        fprintf(stderr, "clone-jobs-admin import: %s\n", err);
+        return EXIT_SYSTEM;
+    }
+    int status = EXIT_DONE;
+    size_t plans = 0, keys = 0, kept = 0;
+    for (size_t i = 0; status == EXIT_DONE && i < files.nplans; i++) {
+        if (ks_find_plan(in_table, files.plans[i].name))
+            continue; /* the table's plan wins: it may have been changed there since */
+        if (kd_put_plan(d->store, d->keys_table, &files.plans[i], time(NULL), by, err, sizeof err) != 0)
+            status = EXIT_SYSTEM;
+        else
+            plans++;
+    }
+    for (size_t i = 0; status == EXIT_DONE && i < files.nkeys; i++) {
+        int rc = kd_put_key(d->store, d->keys_table, &files.keys[i], by, err, sizeof err);
+        if (rc < 0)
+            status = EXIT_SYSTEM;
+        else if (rc == 1)
+            kept++;
+        else
+            keys++;
+    }
+    if (status != EXIT_DONE)
+        fprintf(stderr, "clone-jobs-admin import: %s\n", err);
+    fprintf(stderr, "clone-jobs-admin import: %zu plans and %zu keys added to table %s (%zu keys were there already)\n",
+            plans, keys, d->keys_table, kept);
+    if (files.keys)
+        memset(files.keys, 0, files.nkeys * sizeof *files.keys);
+    ks_free(&files);
+    return status;
+}
+
 /* key_store = dynamodb: read the table, check and apply the command as the file store does, write the one
  * changed item conditionally. The files are the sync's (admin_sync.c): nothing is rendered or reloaded here. */
 static int store_main(const struct key_args *a, const struct admin_keys_defaults *d)
@@ -391,6 +434,8 @@ static int store_main(const struct key_args *a, const struct admin_keys_defaults
         list_plans(&ks);
     } else if (strcmp(a->command->name, "list-keys") == 0) {
         list_keys(&ks);
+    } else if (strcmp(a->command->name, "import") == 0) {
+        status = store_import(a, d, &ks, by);
     } else {
         int applied = apply(a, &ks, key);
         if (applied == EXIT_INPUT)
@@ -425,6 +470,10 @@ int admin_keys_main(int argc, char **argv, const struct admin_keys_defaults *def
     /* render works on the box's own record, which the sync keeps, whatever the store. */
     if (defaults && defaults->store && strcmp(a.command->name, "render") != 0)
         return store_main(&a, defaults);
+    if (strcmp(a.command->name, "import") == 0) {
+        fprintf(stderr, "clone-jobs-admin: import copies the files into the keys table: set key_store = dynamodb\n");
+        return EXIT_INPUT;
+    }
     int changes = a.command->flags & CHANGES;
     gid_t gid = (gid_t)-1;
     if (changes && admin_keys_nginx_gid(a.nginx_group, &gid) != 0)

@@ -313,6 +313,20 @@ static int load_items(struct keystore *ks, json_object *items, int pass, long lo
     return 0;
 }
 
+/* The files' order, whatever the Scan's: keys by creation (as add-key appends them), then name; plans by name.
+ * A box's files then change only when the store does, and every box renders the same bytes. */
+static int key_order(const void *a, const void *b)
+{
+    const struct ks_key *x = a, *y = b;
+    int c = strcmp(x->created, y->created);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+static int plan_order(const void *a, const void *b)
+{
+    return strcmp(((const struct ks_plan *)a)->name, ((const struct ks_plan *)b)->name);
+}
+
 int kd_load(struct ddb_client *c, const char *table, struct keystore *ks, long long live_after, int *live_boxes,
             char *err, size_t errlen)
 {
@@ -354,6 +368,12 @@ int kd_load(struct ddb_client *c, const char *table, struct keystore *ks, long l
     for (int pass = 0; status == 0 && pass < 2; pass++)
         status = load_items(ks, all, pass, live_after, &live, err, errlen);
     json_object_put(all);
+    if (status == 0) {
+        if (ks->nkeys)
+            qsort(ks->keys, ks->nkeys, sizeof *ks->keys, key_order);
+        if (ks->nplans)
+            qsort(ks->plans, ks->nplans, sizeof *ks->plans, plan_order);
+    }
     if (status != 0)
         ks_free(ks);
     else if (live_boxes)

@@ -537,3 +537,42 @@ def test_a_gateway_only_box_serves_get_put_delete_through_two_pool_only_boxes_ov
         front.stop()
         for p in pools:
             p.stop()
+
+
+def test_import_moves_one_boxs_files_into_the_keys_table_and_every_key_keeps_working():
+    """From key_store = files to dynamodb: the digests move, so no client needs a new key; a second import adds
+    nothing; sync renders the same maps as the files did."""
+    d = os.path.join(WORK, "import-" + uuid.uuid4().hex[:8])
+    os.makedirs(d)
+    suffix = uuid.uuid4().hex[:8]
+    admin = os.path.join(os.environ["CLONE_JOBS_BUILD_DIR"], "clone-jobs-admin")
+    config = os.path.join(d, "clone-jobs.conf")
+    with open(config, "w") as fh:
+        fh.write(f"table = imp-{suffix}\nusage_table = imp-{suffix}-usage\nkeys_table = imp-{suffix}-keys\n"
+                 f"endpoint = {ENDPOINT}\nregion = us-east-1\nkeys_dir = {d}/files\nnginx_reload_command = true\n"
+                 "box_id = import-box\n")
+
+    def run(*args, store="files", keys_dir=None):
+        env = dict(os.environ, CLONE_JOBS_KEY_STORE=store)
+        if keys_dir:
+            env["CLONE_JOBS_KEYS_DIR"] = keys_dir
+        return subprocess.run([admin, "--config", config] + list(args), capture_output=True, text=True,
+                              timeout=60, env=env)
+
+    assert run("add-plan", "gold", "--rate", "9", "--burst", "3").returncode == 0
+    assert run("add-key", "one", "--plan", "gold").returncode == 0
+    assert run("add-key", "two", "--plan", "gold").returncode == 0
+    assert run("revoke-key", "two").returncode == 0
+    assert run("import").returncode == 2  # files: nothing to import into
+    assert run("create-table", store="dynamodb").returncode == 0
+    r = run("import", store="dynamodb")
+    assert r.returncode == 0 and "1 plans and 2 keys added" in r.stderr, r.stderr
+    r = run("import", store="dynamodb")
+    assert r.returncode == 0 and "0 plans and 0 keys added" in r.stderr and "2 keys were there" in r.stderr
+    r = run("sync", store="dynamodb", keys_dir=f"{d}/synced")
+    assert r.returncode == 0, r.stderr
+    for name in ("api-keys.map", "api-plans.map", "plan-zones.conf", "plan-limits.conf", "keys.tsv"):
+        with open(f"{d}/files/{name}") as a, open(f"{d}/synced/{name}") as b:
+            assert a.read() == b.read(), name
+    r = run("list-keys", store="dynamodb")
+    assert [line.split("\t")[::3] for line in r.stdout.splitlines()[1:]] == [["one", "active"], ["two", "revoked"]]
