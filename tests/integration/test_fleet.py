@@ -24,7 +24,9 @@ class Box(Gateway):
         self.box_id = f"box{index + 1}"
         super().__init__(host=host, extra_config={
             "key_store": "dynamodb", "keys_table": tables["keys"], "box_id": self.box_id,
-            "sync_interval_s": str(INTERVAL_S)})
+            "sync_interval_s": str(INTERVAL_S),
+            # One secret for the fleet: a cursor made by one pool is read by another.
+            "cursor_secret": tables["cursor_secret"]})
         self.table, self.usage_table = tables["items"], tables["usage"]
 
     def sync(self, env=None, check=True):
@@ -107,7 +109,8 @@ def fleet():
     if not ENDPOINT:
         pytest.fail("CLONE_JOBS_TEST_ENDPOINT is not set: run the suite through tests/run")
     suffix = uuid.uuid4().hex[:8]
-    tables = {"items": "fl-" + suffix, "usage": "fl-" + suffix + "-usage", "keys": "fl-" + suffix + "-keys"}
+    tables = {"items": "fl-" + suffix, "usage": "fl-" + suffix + "-usage", "keys": "fl-" + suffix + "-keys",
+              "cursor_secret": uuid.uuid4().hex}
     boxes = [Box(i, tables, h) for i, h in enumerate(HOSTS)]
     balancer = None
     try:
@@ -489,17 +492,20 @@ def balancer_log(balancer):
         return []
 
 
-def test_a_gateway_only_box_serves_get_put_delete_through_two_pool_only_boxes_over_tcp():
+
+@pytest.fixture(scope="module")
+def tiers():
     """Tiers apart: nginx on 127.0.0.2 with no pool of its own, fastcgi_servers naming the pools of 127.0.0.3 and .4
-    (spawn-fcgi -a/-p), which run no nginx. Both pools serve, and a stopped one is passed over (max_fails)."""
+    (spawn-fcgi -a/-p), which run no nginx. Tables of its own."""
     suffix = uuid.uuid4().hex[:8]
-    tables = {"items": "tier-" + suffix, "usage": "tier-" + suffix + "-usage", "keys": "tier-" + suffix + "-keys"}
+    tables = {"items": "tier-" + suffix, "usage": "tier-" + suffix + "-usage", "keys": "tier-" + suffix + "-keys",
+              "cursor_secret": uuid.uuid4().hex}
     pools = [Box(10 + i, tables, h) for i, h in enumerate(HOSTS[1:])]
     addresses = [(p.host, free_port()) for p in pools]
     front = Box(9, tables, HOSTS[0])
     front.extra_config["fastcgi_servers"] = " ".join(f"{h}:{port}" for h, port in addresses)
     try:
-        for p, address in zip(pools, addresses):
+        for p in pools:
             p.write_config()
         front.write_config()
         front.seed()
@@ -507,37 +513,63 @@ def test_a_gateway_only_box_serves_get_put_delete_through_two_pool_only_boxes_ov
         for p, address in zip(pools, addresses):
             p.start_pool(tcp=address)
         front.start_servers(pool=False)
-        site = open(os.path.join(front.dir, "site.conf")).read()
-        for h, port in addresses:
-            assert f"server {h}:{port} max_fails=2 fail_timeout=10s;" in site
-        assert "fastcgi_next_upstream error timeout;" in site and "unix:" not in site
-        key = front.keys["alice"]
-        ids = []
-        for i in range(6):
-            cid = f"tier-{suffix}-{i}"
-            r = front.request("PUT", f"/clones/{cid}", body={"status": "new", "n": i}, key=key)
-            assert r.status in (200, 201), (r.status, r.body)
-            ids.append(r.header("x-amzn-RequestId"))
-            r = front.request("GET", f"/clones/{cid}", key=key)
-            assert r.status == 200 and r.json()["n"] == i, (r.status, r.body)
-            ids.append(r.header("x-amzn-RequestId"))
-            r = front.request("DELETE", f"/clones/{cid}", key=key)
-            assert r.status in (200, 204), (r.status, r.body)
-            ids.append(r.header("x-amzn-RequestId"))
-            r = front.request("GET", f"/clones/{cid}", key=key)
-            assert r.status == 404
-            ids.append(r.header("x-amzn-RequestId"))
-        # Round robin: each pool served some of them (its log holds their request ids).
-        assert wait_until(lambda: all(any(i in p.pool_log_text() for i in ids) for p in pools), 10)
-        # One pool stopped: the GETs go to the other one.
-        pools[0].stop()
-        statuses = [front.request("GET", "/health", key=key).status for _ in range(10)]
-        assert statuses == [200] * 10, statuses
+        yield front, pools, addresses
     finally:
         front.stop()
         for p in pools:
             p.stop()
 
+
+def test_the_whole_postman_collection_passes_through_a_gateway_only_box_and_two_pool_only_boxes(tiers):
+    """The contract (postman/, as test_newman.py runs it against one box) through the tiers."""
+    from test_newman import EXPECTED_REQUESTS, NEWMAN, COLLECTION, ENVIRONMENT, failure_lines
+    front, pools, _ = tiers
+    key = front.add_key("newman-tiers", "standard", reload=False)
+    front.sync()
+    assert wait_until(lambda: front.request("GET", "/health", key=key).status == 200, 20)
+    report_file = os.path.join(front.dir, "newman.json")
+    r = subprocess.run([NEWMAN, "run", COLLECTION, "-e", ENVIRONMENT, "--env-var", f"baseUrl={front.base_url}",
+                        "--env-var", f"apiKey={key}", "--insecure", "--timeout-request", "10000",
+                        "--reporters", "cli,json", "--reporter-json-export", report_file, "--color", "off"],
+                       capture_output=True, text=True, timeout=180, cwd=SRC)
+    import json
+    with open(report_file) as fh:
+        report = json.load(fh)
+    stats = report["run"]["stats"]
+    assert r.returncode == 0 and not report["run"].get("failures"), "\n".join(failure_lines(report))
+    assert stats["requests"]["total"] == EXPECTED_REQUESTS and stats["assertions"]["failed"] == 0, stats
+
+
+def test_a_gateway_only_box_serves_get_put_delete_through_two_pool_only_boxes_over_tcp(tiers):
+    """Both pools serve, and a stopped one is passed over (max_fails). Runs after the collection: it stops a pool."""
+    front, pools, addresses = tiers
+    suffix = uuid.uuid4().hex[:8]
+    site = open(os.path.join(front.dir, "site.conf")).read()
+    for h, port in addresses:
+        assert f"server {h}:{port} max_fails=2 fail_timeout=10s;" in site
+    assert "fastcgi_next_upstream error timeout;" in site and "unix:" not in site
+    key = front.keys["alice"]
+    ids = []
+    for i in range(6):
+        cid = f"tier-{suffix}-{i}"
+        r = front.request("PUT", f"/clones/{cid}", body={"status": "new", "n": i}, key=key)
+        assert r.status in (200, 201), (r.status, r.body)
+        ids.append(r.header("x-amzn-RequestId"))
+        r = front.request("GET", f"/clones/{cid}", key=key)
+        assert r.status == 200 and r.json()["n"] == i, (r.status, r.body)
+        ids.append(r.header("x-amzn-RequestId"))
+        r = front.request("DELETE", f"/clones/{cid}", key=key)
+        assert r.status in (200, 204), (r.status, r.body)
+        ids.append(r.header("x-amzn-RequestId"))
+        r = front.request("GET", f"/clones/{cid}", key=key)
+        assert r.status == 404
+        ids.append(r.header("x-amzn-RequestId"))
+    # Round robin: each pool served some of them (its log holds their request ids).
+    assert wait_until(lambda: all(any(i in p.pool_log_text() for i in ids) for p in pools), 10)
+    # One pool stopped: the GETs go to the other one.
+    pools[0].stop()
+    statuses = [front.request("GET", "/health", key=key).status for _ in range(10)]
+    assert statuses == [200] * 10, statuses
 
 def test_import_moves_one_boxs_files_into_the_keys_table_and_every_key_keeps_working():
     """From key_store = files to dynamodb: the digests move, so no client needs a new key; a second import adds
