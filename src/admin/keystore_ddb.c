@@ -177,13 +177,15 @@ int kd_move_key(struct ddb_client *c, const char *table, const char *name, const
     char when[KS_CREATED_LEN + 1];
     if (rfc3339(now, when, err, errlen) != 0)
         return -1;
-    json_object *v = json_object_new_object();
-    if (json_add(v, ":plan", av_s(plan)) || json_add(v, ":when", av_s(when)) || json_add(v, ":by", av_s(by))) {
+    /* plan, like name and status, is one of DynamoDB's reserved words. */
+    json_object *v = json_object_new_object(), *names = json_object_new_object();
+    if (json_add(v, ":plan", av_s(plan)) || json_add(v, ":when", av_s(when)) || json_add(v, ":by", av_s(by)) ||
+        json_add(names, "#plan", json_object_new_string("plan"))) {
         json_object_put(v);
         v = NULL;
     }
-    return update(c, table, item_key("key", name), "SET plan = :plan, moved = :when, moved_by = :by",
-                  "attribute_exists(id)", NULL, v, "UpdateItem (move)", err, errlen);
+    return update(c, table, item_key("key", name), "SET #plan = :plan, moved = :when, moved_by = :by",
+                  "attribute_exists(id)", names, v, "UpdateItem (move)", err, errlen);
 }
 
 int kd_heartbeat(struct ddb_client *c, const char *table, const char *box, time_t now, char *err, size_t errlen)

@@ -186,6 +186,30 @@ def test_a_key_revoked_on_box_2_is_refused_by_all_three_after_their_sync_and_not
     assert boxes[2].admin("add-key", "fleet-revoked", "--plan", "standard", check=False).returncode == 2
 
 
+def test_a_key_moved_on_box_3_is_in_its_new_plan_on_every_box_after_their_sync(fleet):
+    boxes, _ = fleet
+    key = boxes[0].add_key("fleet-moved", "standard", reload=False)
+    for b in boxes:
+        b.sync()
+    r = boxes[2].admin("move-key", "fleet-moved", "--plan", "tiny", "--by", "mover")
+    assert r.returncode == 0, r.stderr
+    assert boxes[2].admin("move-key", "fleet-moved", "--plan", "no-such-plan", check=False).returncode == 2
+    def row(b):
+        rows = [line.split("\t") for line in b.file("keys.tsv").splitlines() if line.startswith("fleet-moved\t")]
+        assert len(rows) == 1, rows
+        return rows[0]
+    for b in boxes:
+        assert row(b)[1] == "standard"  # not before the box's sync
+        b.sync()
+        digest = row(b)[4]
+        assert row(b)[1] == "tiny" and f'{digest} "tiny";' in b.file("api-plans.map")
+    # tiny is 1 r/s, burst 3 in the store: a third each, at least 1 r/s, burst 1. The third request in a row is 429.
+    assert [status_on(boxes[0], key) for _ in range(3)] == [200, 200, 429]
+    item = ddb_call("GetItem", {"TableName": keys_table(boxes), "Key": {"id": {"S": "key#fleet-moved"}},
+                                "ConsistentRead": True})["Item"]
+    assert item["plan"]["S"] == "tiny" and item["moved_by"]["S"] == "mover"
+
+
 def test_a_sync_with_nothing_new_changes_no_file_and_does_not_reload(fleet):
     boxes, _ = fleet
     boxes[0].sync()
