@@ -14,7 +14,7 @@ import pytest
 from gateway_stack import ENDPOINT, PLANS, SRC, WORK, Gateway, ddb_call, free_port, wait_until
 
 HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
-INTERVAL_S = 30  # sync_interval_s: heartbeats stay live for 3 of them, the whole session
+INTERVAL_S = 60  # sync_interval_s: heartbeats stay live for 3 of them (each test syncs what it counts on)
 
 
 class Box(Gateway):
@@ -38,6 +38,15 @@ class Box(Gateway):
         if check and r.returncode != 0:
             raise RuntimeError(f"sync on {self.box_id}: {r.returncode}\n{r.stderr}")
         return r
+
+    def restart(self):
+        """The pool and nginx again, on the same address and port (the balancer names it), after kill_box."""
+        self.start_pool()
+        self.nginx = subprocess.Popen(["nginx", "-p", self.dir, "-c", self.nginx_conf, "-g", "daemon off;"],
+                                      stdout=subprocess.DEVNULL,
+                                      stderr=open(os.path.join(self.logs, "nginx-stderr.log"), "a"))
+        if not wait_until(lambda: self._answers() or self.nginx.poll() is not None, 20) or self.nginx.poll() is not None:
+            raise RuntimeError(f"{self.box_id} did not come back; see {self.logs}")
 
     def file(self, name):
         with open(os.path.join(self.keys_dir, name)) as fh:
@@ -222,6 +231,8 @@ def test_a_sync_with_nothing_new_changes_no_file_and_does_not_reload(fleet):
 def test_each_box_enforces_its_share_of_each_plans_rate_and_burst(fleet):
     boxes, _ = fleet
     for b in boxes:
+        b.sync()
+    for b in boxes:
         r = b.sync()
         assert "3 live boxes" in r.stderr, r.stderr
     # standard 1000/1000 -> 334/334 per box; small 2/6 -> 1/2; tiny 1/3 -> 1 (at least 1 r/s)/1.
@@ -313,6 +324,8 @@ def test_heartbeats_decide_each_boxs_share(fleet):
     """A fourth box's fresh heartbeat makes every share a quarter; once older than 3 intervals it counts no more."""
     boxes, _ = fleet
     box = boxes[0]
+    for b in boxes:
+        b.sync()
     now = int(time.time())
     try:
         ddb_call("PutItem", {"TableName": keys_table(boxes), "Item": {
@@ -386,6 +399,8 @@ def test_with_gateway_worker_sync_renders_the_workers_key_store_and_reloads_noth
     """No nginx: the workers read keys.tsv and plans.tsv (digests, each plan's share), group-readable; the
     reload command would fail if it ran."""
     boxes, _ = fleet
+    for b in boxes:
+        b.sync()
     d = os.path.join(WORK, "worker-box-" + uuid.uuid4().hex[:8])
     os.makedirs(d)
     config = os.path.join(d, "clone-jobs.conf")
@@ -429,12 +444,14 @@ def kill_box(box):
     pids = []
     for proc in (box.nginx, box.pool):
         if proc and proc.poll() is None:
+            # The parent first: a living nginx master or pool supervisor would start new workers in place of the
+            # killed ones, and those would keep the port.
+            pids.append(proc.pid)
             try:
                 with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as fh:
                     pids += [int(p) for p in fh.read().split()]
             except OSError:
                 pass
-            pids.append(proc.pid)
     for pid in pids:
         try:
             os.kill(pid, signal.SIGKILL)
@@ -446,7 +463,7 @@ def kill_box(box):
 
 
 def test_a_box_killed_mid_load_fails_only_its_requests_in_flight_and_loses_no_answered_write(fleet):
-    """Runs last: box 2 stays dead. GETs move to the other boxes (nginx retries them on an error); a POST already
+    """Box 2 is killed, then started again at the end. GETs move to the other boxes (nginx retries them on an error); a POST already
     sent to the killed box is not retried (non-idempotent), so at most the requests in flight there fail."""
     boxes, balancer = fleet
     # A plan far above the load: a 429 would be the throttle's, not the kill's (each box's share is a third).
@@ -454,6 +471,7 @@ def test_a_box_killed_mid_load_fails_only_its_requests_in_flight_and_loses_no_an
     key = boxes[0].add_key("fleet-kill-client", "fleet-big", reload=False)
     for b in boxes:
         b.sync()
+    logged = len(balancer_log(balancer))
     threads, stop_at = 6, time.monotonic() + 20
     killed = {"at": None}
     results = []  # (kind, status, cloneID)
@@ -484,7 +502,7 @@ def test_a_box_killed_mid_load_fails_only_its_requests_in_flight_and_loses_no_an
     with concurrent.futures.ThreadPoolExecutor(threads) as ex:
         futures = [ex.submit(load, n) for n in range(threads)]
         # Kill once the load is well under way.
-        assert wait_until(lambda: len(balancer_log(balancer)) > 60, 15)
+        assert wait_until(lambda: len(balancer_log(balancer)) > logged + 60, 15)
         before = time.monotonic()
         kill_box(boxes[1])
         killed["at"] = time.monotonic()
@@ -506,6 +524,8 @@ def test_a_box_killed_mid_load_fails_only_its_requests_in_flight_and_loses_no_an
         item = ddb_call("GetItem", {"TableName": boxes[0].table, "Key": {"cloneID": {"S": cid}},
                                     "ConsistentRead": True})
         assert "Item" in item, cid
+    # Back, for the tests that run after this one (in any order): same port, same files.
+    boxes[1].restart()
 
 
 def balancer_log(balancer):
@@ -565,7 +585,7 @@ def test_the_whole_postman_collection_passes_through_a_gateway_only_box_and_two_
 
 
 def test_a_gateway_only_box_serves_get_put_delete_through_two_pool_only_boxes_over_tcp(tiers):
-    """Both pools serve, and a stopped one is passed over (max_fails). Runs after the collection: it stops a pool."""
+    """Both pools serve, and a stopped one is passed over (max_fails); it is started again at the end."""
     front, pools, addresses = tiers
     suffix = uuid.uuid4().hex[:8]
     site = open(os.path.join(front.dir, "site.conf")).read()
@@ -592,8 +612,11 @@ def test_a_gateway_only_box_serves_get_put_delete_through_two_pool_only_boxes_ov
     assert wait_until(lambda: all(any(i in p.pool_log_text() for i in ids) for p in pools), 10)
     # One pool stopped: the GETs go to the other one.
     pools[0].stop()
-    statuses = [front.request("GET", "/health", key=key).status for _ in range(10)]
-    assert statuses == [200] * 10, statuses
+    try:
+        statuses = [front.request("GET", "/health", key=key).status for _ in range(10)]
+        assert statuses == [200] * 10, statuses
+    finally:
+        pools[0].start_pool(tcp=addresses[0])  # back, for the tests that run after this one
 
 def test_import_moves_one_boxs_files_into_the_keys_table_and_every_key_keeps_working():
     """From key_store = files to dynamodb: the digests move, so no client needs a new key; a second import adds
