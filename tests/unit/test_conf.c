@@ -169,5 +169,24 @@ int main(void)
                    conf_set(&c, "usage_block", "1000000", err, sizeof err) == 0 &&
                    conf_set(&c, "usage_block", "1000001", err, sizeof err) != 0,
            "usage_block 0 (off) to 1000000");
+    /* More boxes (issue 10). */
+    conf_defaults(&c);
+    tap_ok(&t, c.key_store == CONF_KEY_STORE_FILES && strcmp(c.keys_table, "clone-jobs-keys") == 0 &&
+                   c.sync_interval_s == 10 && c.fastcgi_servers[0] == '\0' && c.box_id[0] == '\0',
+           "the key store is files by default; keys_table clone-jobs-keys; sync every 10 s");
+    tap_ok(&t, conf_set(&c, "key_store", "dynamodb", err, sizeof err) == 0 && c.key_store == CONF_KEY_STORE_DYNAMODB &&
+                   conf_set(&c, "key_store", "redis", err, sizeof err) != 0 && strstr(err, "files or dynamodb"),
+           "key_store is files or dynamodb");
+    tap_ok(&t, conf_set(&c, "fastcgi_servers", "10.0.0.1:9000 pool-b:9000 [::1]:9001", err, sizeof err) == 0 &&
+                   conf_set(&c, "fastcgi_servers", "", err, sizeof err) == 0,
+           "fastcgi_servers takes HOST:PORT words, or nothing");
+    static const char *const bad_servers[] = {"10.0.0.1", "a:9000  b:9000", "a:9000 ", " a:9000", "a:0", "a:9000;",
+                                              "unix:/run/x.sock"};
+    for (size_t i = 0; i < sizeof bad_servers / sizeof bad_servers[0]; i++)
+        tap_ok(&t, conf_set(&c, "fastcgi_servers", bad_servers[i], err, sizeof err) != 0,
+               "fastcgi_servers '%s' is refused", bad_servers[i]);
+    tap_ok(&t, conf_set(&c, "sync_interval_s", "0", err, sizeof err) != 0 &&
+                   conf_set(&c, "keys_table", "ab", err, sizeof err) != 0,
+           "sync_interval_s 0 and a 2-character keys_table are refused");
     return tap_done(&t);
 }
