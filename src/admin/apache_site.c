@@ -124,6 +124,12 @@ int apache_site_render(const char *template_text, const struct apache_site_param
                      checked[i][0], checked[i][1] ? checked[i][1] : "");
             return -1;
         }
+    /* fastcgi_socket = HOST:PORT (nginx in front of pools on other boxes, README "More boxes") is not for Apache. */
+    if (p->mode == APACHE_PROXY_FCGI && p->socket[0] != '/') {
+        snprintf(err, errlen, "socket %s: Apache's proxy_fcgi mode needs the pool's unix socket, an absolute path",
+                 p->socket);
+        return -1;
+    }
     if (p->mode != APACHE_PROXY_FCGI && (p->program[0] != '/' || p->config_file[0] != '/')) {
         snprintf(err, errlen, "the program and the configuration file must be absolute paths");
         return -1;
