@@ -5,7 +5,10 @@ import http.client
 import os
 import re
 import signal
+import socket
+import socketserver
 import subprocess
+import threading
 import time
 import uuid
 
@@ -263,6 +266,111 @@ def test_the_store_unreachable_keeps_the_last_keys_then_the_first_sync_after_app
     assert status_on(box, key) == 200 and status_on(box, box.keys["bob"]) == 403
     for b in boxes[:2]:
         b.sync()
+
+
+class StoreProxy:
+    """A TCP proxy to dynalite that can be stopped (every connection cut) and started again on the same port."""
+
+    def __init__(self):
+        self.target = os.environ["CLONE_JOBS_TEST_DYNALITE"].split("//", 1)[1].split(":")
+        self.port = free_port()
+        self.server = None
+        self.conns = []
+        self.lock = threading.Lock()
+
+    def start(self):
+        proxy = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                try:
+                    up = socket.create_connection((proxy.target[0], int(proxy.target[1])), timeout=10)
+                except OSError:
+                    return
+                with proxy.lock:
+                    proxy.conns += [self.request, up]
+
+                def pump(a, b):
+                    try:
+                        while True:
+                            data = a.recv(65536)
+                            if not data:
+                                break
+                            b.sendall(data)
+                    except OSError:
+                        pass
+                    for x in (a, b):
+                        try:
+                            x.shutdown(socket.SHUT_RDWR)
+                        except OSError:
+                            pass
+                t = threading.Thread(target=pump, args=(up, self.request), daemon=True)
+                t.start()
+                pump(self.request, up)
+                t.join(10)
+                up.close()
+
+        class Server(socketserver.ThreadingTCPServer):
+            allow_reuse_address = True
+            daemon_threads = True
+
+        self.server = Server(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+        with self.lock:
+            for c in self.conns:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.conns = []
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+
+def test_a_long_running_sync_rides_out_a_store_outage_and_applies_what_changed_meanwhile(fleet):
+    """sync --every 1 on box 3 reaches the store through a proxy, which is stopped for a while: the passes fail and
+    say so, the box serves its last keys; the first pass after the proxy is back applies the changes."""
+    boxes, _ = fleet
+    box = boxes[2]
+    proxy = StoreProxy()
+    proxy.start()
+    log_path = os.path.join(box.logs, "sync-outage.log")
+    log = open(log_path, "a")
+    env = dict(os.environ, CLONE_JOBS_ENDPOINT=proxy.url, CLONE_JOBS_DDB_MAX_ATTEMPTS="2",
+               CLONE_JOBS_DDB_CONNECT_TIMEOUT_MS="200", CLONE_JOBS_DDB_MAX_TOTAL_MS="800")
+    old = boxes[0].add_key("fleet-outage-old", "standard", reload=False)
+    proc = subprocess.Popen([os.path.join(os.environ["CLONE_JOBS_BUILD_DIR"], "clone-jobs-admin"), "--config",
+                             box.config, "sync", "--every", "1"], stdout=log, stderr=log, env=env)
+
+    def logged(text):
+        with open(log_path) as fh:
+            return fh.read().count(text)
+    try:
+        assert wait_until(lambda: status_on(box, old) == 200, 15)
+        proxy.stop()
+        assert wait_until(lambda: logged("keeping the last files") >= 2, 15)
+        new = boxes[0].add_key("fleet-outage-new", "standard", reload=False)
+        boxes[0].admin("revoke-key", "fleet-outage-old")
+        failed_before = logged("keeping the last files")
+        assert wait_until(lambda: logged("keeping the last files") >= failed_before + 2, 15)
+        # Still the last keys: the old one served, the new one not yet.
+        assert status_on(box, old) == 200 and status_on(box, new) == 403
+        proxy.start()
+        back = time.monotonic()
+        assert wait_until(lambda: status_on(box, new) == 200 and status_on(box, old) == 403, 15)
+        print(f"store back: the changes made meanwhile served after {time.monotonic() - back:.2f} s")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+        proxy.stop()
+    box.sync()
 
 
 def test_a_store_answer_missing_keys_is_refused(fleet):
