@@ -65,25 +65,28 @@ class Balancer:
         self.boxes = boxes
         self.nginx = None
 
+    def write_conf(self):
+        servers = "".join(f"    server {b.host}:{b.port} max_fails=1 fail_timeout=5s;\n" for b in self.boxes)
+        t = os.path.join(self.dir, "tmp")
+        with open(os.path.join(self.dir, "nginx.conf"), "w") as fh:
+            fh.write(("user root;\n" if os.geteuid() == 0 else "") +
+                     f"worker_processes 1;\npid {self.dir}/nginx.pid;\nerror_log {self.dir}/error.log warn;\n"
+                     "events { worker_connections 1024; }\n"
+                     "http {\n"
+                     f"  client_body_temp_path {t}/body; proxy_temp_path {t}/proxy; fastcgi_temp_path {t}/f;\n"
+                     f"  uwsgi_temp_path {t}/u; scgi_temp_path {t}/s;\n"
+                     f"  access_log {self.dir}/access.log;\n"
+                     "  upstream boxes {\n" + servers + "  }\n"
+                     f"  server {{ listen 127.0.0.1:{self.port};\n"
+                     "    location / { proxy_pass https://boxes; proxy_ssl_verify off; proxy_http_version 1.1;\n"
+                     "      proxy_set_header Host $http_host; proxy_connect_timeout 2s; proxy_read_timeout 10s;\n"
+                     "      proxy_next_upstream error timeout; }\n"
+                     "  }\n}\n")
+
     def start(self):
         for _ in range(5):
             self.port = free_port()
-            servers = "".join(f"    server {b.host}:{b.port} max_fails=1 fail_timeout=5s;\n" for b in self.boxes)
-            t = os.path.join(self.dir, "tmp")
-            with open(os.path.join(self.dir, "nginx.conf"), "w") as fh:
-                fh.write(("user root;\n" if os.geteuid() == 0 else "") +
-                         f"worker_processes 1;\npid {self.dir}/nginx.pid;\nerror_log {self.dir}/error.log warn;\n"
-                         "events { worker_connections 1024; }\n"
-                         "http {\n"
-                         f"  client_body_temp_path {t}/body; proxy_temp_path {t}/proxy; fastcgi_temp_path {t}/f;\n"
-                         f"  uwsgi_temp_path {t}/u; scgi_temp_path {t}/s;\n"
-                         f"  access_log {self.dir}/access.log;\n"
-                         "  upstream boxes {\n" + servers + "  }\n"
-                         f"  server {{ listen 127.0.0.1:{self.port};\n"
-                         "    location / { proxy_pass https://boxes; proxy_ssl_verify off; proxy_http_version 1.1;\n"
-                         "      proxy_set_header Host $http_host; proxy_connect_timeout 2s; proxy_read_timeout 10s;\n"
-                         "      proxy_next_upstream error timeout; }\n"
-                         "  }\n}\n")
+            self.write_conf()
             self.nginx = subprocess.Popen(["nginx", "-p", self.dir, "-c", os.path.join(self.dir, "nginx.conf"),
                                            "-g", "daemon off;"], stdout=subprocess.DEVNULL,
                                           stderr=open(os.path.join(self.dir, "stderr.log"), "a"))
@@ -91,6 +94,14 @@ class Balancer:
                 return
             self.nginx.wait()
         raise RuntimeError("the balancer did not start; see " + self.dir)
+
+    def set_boxes(self, boxes):
+        """Balance over these boxes from now on (returns once the old nginx workers are gone)."""
+        self.boxes = boxes
+        self.write_conf()
+        subprocess.run([os.path.join(SRC, "scripts", "nginx-reload"), os.path.join(self.dir, "nginx.pid"), "-p",
+                        self.dir, "-c", os.path.join(self.dir, "nginx.conf")], check=True, capture_output=True,
+                       timeout=60)
 
     def _up(self):
         try:
@@ -545,6 +556,63 @@ def test_the_iam_policies_keep_the_keys_table_from_the_workers():
     admin = load("iam-admin-policy.json")
     assert {a for st in admin for a in st["Action"]} == {"dynamodb:Scan", "dynamodb:PutItem", "dynamodb:UpdateItem"}
     assert all(st["Resource"].endswith(":table/clone-jobs-keys") for st in box + admin)
+
+
+
+def drive(balancer, key, seconds, threads=8):
+    """Ask as fast as threads clients can for seconds; returns {status: count}."""
+    end = time.monotonic() + seconds
+
+    def one(_):
+        counts = {}
+        while time.monotonic() < end:
+            st = balancer.request("GET", "/prod/health", key=key)[0]
+            counts[st] = counts.get(st, 0) + 1
+        return counts
+    total = {}
+    with concurrent.futures.ThreadPoolExecutor(threads) as ex:
+        for c in ex.map(one, range(threads)):
+            for st, n in c.items():
+                total[st] = total.get(st, 0) + n
+    return total
+
+
+def test_while_a_fourth_box_joins_the_fleet_stays_within_the_stated_bound(fleet):
+    """Plan 30 r/s, burst 0. A fourth box (127.0.0.5) syncs (a quarter: 8 r/s) and joins the balancer while the
+    other three still enforce a third (10 r/s): at most 30 x (1 + 1/4) + 3 per second until they sync; after
+    their sync, 4 x 8 = 32 (30 + rounding). Then the box leaves again."""
+    boxes, balancer = fleet
+    boxes[0].admin("add-plan", "fleet-join", "--rate", "30", "--burst", "0")
+    key = boxes[0].add_key("fleet-join-client", "fleet-join", reload=False)
+    for b in boxes:
+        b.sync()
+    tables = {"items": boxes[0].table, "usage": boxes[0].usage_table, "keys": keys_table(boxes),
+              "cursor_secret": boxes[0].extra_config["cursor_secret"]}
+    fourth = Box(3, tables, "127.0.0.5")
+    window = 4.0
+    try:
+        fourth.write_config()
+        fourth.keys = boxes[0].keys
+        r = fourth.sync()
+        assert "4 live boxes" in r.stderr, r.stderr
+        fourth.start_servers()
+        balancer.set_boxes(boxes + [fourth])
+        joining = drive(balancer, key, window)
+        for b in boxes:
+            assert "4 live boxes" in b.sync().stderr
+        joined = drive(balancer, key, window)
+        print(f"a box joining, plan 30 r/s over {window} s: {joining.get(200, 0)} admitted before the others' sync "
+              f"(bound {30 * 1.25 * window + 3 * window:.0f}), {joined.get(200, 0)} after (4 x 8 r/s = "
+              f"{32 * window:.0f})")
+        assert set(joining) <= {200, 429} and set(joined) <= {200, 429}, (joining, joined)
+        assert joining.get(200, 0) <= (30 * 1.25 + 3) * window * 1.1 + 4, joining
+        assert 32 * window * 0.8 <= joined.get(200, 0) <= 32 * window * 1.1 + 4, joined
+    finally:
+        balancer.set_boxes(boxes)
+        fourth.stop()
+        ddb_call("DeleteItem", {"TableName": keys_table(boxes), "Key": {"id": {"S": "box#box4"}}})
+        for b in boxes:
+            b.sync()
 
 
 def kill_box(box):
