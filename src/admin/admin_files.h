@@ -1,5 +1,5 @@
 /* admin_files.h — the admin tool's small file helpers: a whole text file into a buffer, a file replaced atomically.
- * Used by apache-site (admin_site.c keeps its own copies for nginx-site). */
+ * Used by nginx-site and apache-site. */
 #ifndef CLONE_JOBS_ADMIN_FILES_H
 #define CLONE_JOBS_ADMIN_FILES_H
 

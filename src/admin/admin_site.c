@@ -5,13 +5,11 @@
 #include "admin_site.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "admin_files.h"
 #include "buf.h"
 #include "nginx_site.h"
 #include "router.h"
@@ -31,65 +29,6 @@ void admin_site_usage(FILE *to)
             "             [--socket PATH] [--access-log FILE] [--keys-dir DIR] [--fastcgi-params FILE]\n"
             "             [--server-name HOST] [--gateway-js FILE] [--servers \"HOST:PORT ...\"]\n"
             "                   write the nginx site (in http { }) from the route table and configuration\n");
-}
-
-static int read_file(const char *path, struct buf *out, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    char chunk[8192];
-    size_t n;
-    int failed = 0;
-    while (!failed && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        failed = buf_append(out, chunk, n) != 0;
-    if (failed || ferror(f)) {
-        snprintf(err, errlen, "%s: unreadable or larger than %u bytes", path, TEMPLATE_MAX_BYTES);
-        fclose(f);
-        return -1;
-    }
-    fclose(f);
-    if (out->len == 0 || memchr(out->data, '\0', out->len)) {
-        snprintf(err, errlen, "%s: empty or not a text file", path);
-        return -1;
-    }
-    return 0;
-}
-
-/* Replace path atomically: a reload never sees half a file. */
-static int write_atomically(const char *path, const char *data, size_t len, char *err, size_t errlen)
-{
-    char tmp[1100];
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof tmp) {
-        snprintf(err, errlen, "%s: path too long", path);
-        return -1;
-    }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, data + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        done += (size_t)w;
-    }
-    int failed = done != len || fsync(fd) != 0;
-    if (close(fd) != 0)
-        failed = 1;
-    if (failed || rename(tmp, path) != 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
 }
 
 int admin_site_main(int argc, char **argv, const struct conf *conf)
@@ -150,13 +89,13 @@ int admin_site_main(int argc, char **argv, const struct conf *conf)
     buf_init(&template_text, TEMPLATE_MAX_BYTES);
     buf_init(&site, 4 * TEMPLATE_MAX_BYTES);
     int status = 0;
-    if (read_file(template_path, &template_text, err, sizeof err) != 0) {
+    if (admin_read_text(template_path, &template_text, err, sizeof err) != 0) {
         status = 1;
     } else if (nginx_site_render(template_text.data, &p, route_table,
                                  sizeof route_table / sizeof route_table[0], &site, err, sizeof err) != 0) {
         status = 2;
     } else if (output) {
-        if (write_atomically(output, site.data, site.len, err, sizeof err) != 0)
+        if (admin_write_atomically(output, site.data, site.len, 0644, err, sizeof err) != 0)
             status = 1;
     } else if (fwrite(site.data, 1, site.len, stdout) != site.len || fflush(stdout) != 0) {
         snprintf(err, sizeof err, "standard output: %s", strerror(errno));
