@@ -11,15 +11,7 @@
 
 #include "aws_config.h"
 #include "jsonx.h"
-
-__attribute__((format(printf, 3, 4)))
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
+#include "text.h"
 
 struct ddb_client *kd_client_new(const struct conf *conf, char *err, size_t errlen)
 {
@@ -61,7 +53,7 @@ static int rfc3339(time_t t, char out[KS_CREATED_LEN + 1], char *err, size_t err
     struct tm tm;
     if (gmtime_r(&t, &tm) && strftime(out, KS_CREATED_LEN + 1, "%Y-%m-%dT%H:%M:%SZ", &tm) == KS_CREATED_LEN)
         return 0;
-    set_err(err, errlen, "the clock cannot be read as a date");
+    text_set_error(err, errlen, "the clock cannot be read as a date");
     return -1;
 }
 
@@ -85,7 +77,7 @@ static int write_outcome(enum ddb_outcome outcome, struct ddb_result *r, const c
     if (outcome == DDB_CONDITION_FAILED)
         status = 1;
     else if (outcome != DDB_OK) {
-        set_err(err, errlen, "%s: %s %s %s", what, ddb_outcome_name(outcome), r->error_type, r->message);
+        text_set_error(err, errlen, "%s: %s %s %s", what, ddb_outcome_name(outcome), r->error_type, r->message);
         status = -1;
     }
     ddb_result_clear(r);
@@ -99,7 +91,7 @@ static int update(struct ddb_client *c, const char *table, json_object *key, con
 {
     int status = -1;
     if (!key || !values) {
-        set_err(err, errlen, "%s: out of memory", what);
+        text_set_error(err, errlen, "%s: out of memory", what);
     } else {
         struct ddb_expr e = {.update = update_expr, .condition = condition, .names = names, .values = values};
         struct ddb_result r;
@@ -144,7 +136,7 @@ int kd_put_key(struct ddb_client *c, const char *table, const struct ks_key *k, 
                  json_add(item, "status", av_s(k->revoked ? "revoked" : "active"));
     if (failed) {
         json_object_put(item);
-        set_err(err, errlen, "PutItem (key): out of memory");
+        text_set_error(err, errlen, "PutItem (key): out of memory");
         return -1;
     }
     struct ddb_expr e = {.condition = "attribute_not_exists(id)"};
@@ -197,7 +189,7 @@ int kd_heartbeat(struct ddb_client *c, const char *table, const char *box, time_
     if (!item || json_add(item, "kind", av_s("box")) || json_add(item, "box", av_s(box)) ||
         json_add(item, "seen", av_n((long long)now)) || json_add(item, "seen_at", av_s(when))) {
         json_object_put(item);
-        set_err(err, errlen, "PutItem (heartbeat): out of memory");
+        text_set_error(err, errlen, "PutItem (heartbeat): out of memory");
         return -1;
     }
     struct ddb_result r;
@@ -236,12 +228,12 @@ static int load_plan(struct keystore *ks, json_object *item, const char *id, cha
     if (!name || !period || attr_number(item, "rate", 1, KS_RATE_MAX, &rate) != 0 ||
         attr_number(item, "burst", 0, KS_BURST_MAX, &burst) != 0 ||
         attr_number(item, "quota", 0, KS_QUOTA_MAX, &quota) != 0 || strcmp(id + 5, name) != 0) {
-        set_err(err, errlen, "item %s: not a plan as keystore_ddb.h says", id);
+        text_set_error(err, errlen, "item %s: not a plan as keystore_ddb.h says", id);
         return -1;
     }
     char why[256];
     if (ks_set_plan(ks, name, (long)rate, (long)burst, quota, period, why, sizeof why) != 0) {
-        set_err(err, errlen, "item %s: %s", id, why);
+        text_set_error(err, errlen, "item %s: %s", id, why);
         return -1;
     }
     return 0;
@@ -257,19 +249,19 @@ static int load_key(struct keystore *ks, json_object *item, const char *id, char
     if (!name || !plan || !digest || !created || !status || (!revoked && strcmp(status, "active") != 0) ||
         !ks_name_valid(name) || strcmp(id + 4, name) != 0 || strlen(created) != KS_CREATED_LEN ||
         strlen(digest) != KS_DIGEST_LEN || strspn(digest, "0123456789abcdef") != KS_DIGEST_LEN) {
-        set_err(err, errlen, "item %s: not a key as keystore_ddb.h says", id);
+        text_set_error(err, errlen, "item %s: not a key as keystore_ddb.h says", id);
         return -1;
     }
     if (!ks_find_plan(ks, plan)) {
-        set_err(err, errlen, "item %s: its plan %s is not in the table", id, plan);
+        text_set_error(err, errlen, "item %s: its plan %s is not in the table", id, plan);
         return -1;
     }
     if (ks_digest_taken(ks, digest)) {
-        set_err(err, errlen, "item %s: its digest is another key's too", id);
+        text_set_error(err, errlen, "item %s: its digest is another key's too", id);
         return -1;
     }
     if (ks_reserve_key(ks) != 0) {
-        set_err(err, errlen, "more than %d keys", KS_MAX_KEYS);
+        text_set_error(err, errlen, "more than %d keys", KS_MAX_KEYS);
         return -1;
     }
     struct ks_key *k = &ks->keys[ks->nkeys++];
@@ -291,7 +283,7 @@ static int load_items(struct keystore *ks, json_object *items, int pass, long lo
         json_object *item = json_object_array_get_idx(items, i);
         const char *id = attr(item, KD_KEY_ATTRIBUTE, "S");
         if (!id) {
-            set_err(err, errlen, "an item without a string id");
+            text_set_error(err, errlen, "an item without a string id");
             return -1;
         }
         int rc = 0;
@@ -306,7 +298,7 @@ static int load_items(struct keystore *ks, json_object *items, int pass, long lo
             if (pass == 1 && attr_number(item, "seen", 0, 1LL << 40, &seen) == 0 && seen >= live_after)
                 (*live)++;
         } else {
-            set_err(err, errlen, "item %s: not a plan, key or box", id);
+            text_set_error(err, errlen, "item %s: not a plan, key or box", id);
             return -1;
         }
         if (rc != 0)
@@ -337,7 +329,7 @@ int kd_load(struct ddb_client *c, const char *table, struct keystore *ks, long l
     json_object *start = NULL;
     int live = 0, status = all ? 0 : -1;
     if (!all)
-        set_err(err, errlen, "out of memory");
+        text_set_error(err, errlen, "out of memory");
     /* Every page first: a key's plan may be on a later page. */
     while (status == 0) {
         struct ddb_page page = {.consistent_read = 1, .exclusive_start_key = start};
@@ -347,16 +339,16 @@ int kd_load(struct ddb_client *c, const char *table, struct keystore *ks, long l
         start = NULL;
         json_object *items, *last;
         if (o != DDB_OK) {
-            set_err(err, errlen, "Scan %s: %s %s %s", table, ddb_outcome_name(o), r.error_type, r.message);
+            text_set_error(err, errlen, "Scan %s: %s %s %s", table, ddb_outcome_name(o), r.error_type, r.message);
             status = -1;
         } else if (!json_object_object_get_ex(r.response, "Items", &items) ||
                    !json_object_is_type(items, json_type_array)) {
-            set_err(err, errlen, "Scan %s: an answer without Items", table);
+            text_set_error(err, errlen, "Scan %s: an answer without Items", table);
             status = -1;
         } else {
             for (size_t i = 0; status == 0 && i < json_object_array_length(items); i++)
                 if (json_object_array_add(all, json_object_get(json_object_array_get_idx(items, i))) != 0) {
-                    set_err(err, errlen, "out of memory");
+                    text_set_error(err, errlen, "out of memory");
                     status = -1;
                 }
             if (json_object_object_get_ex(r.response, "LastEvaluatedKey", &last))

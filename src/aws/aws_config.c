@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "buf.h"
+#include "text.h"
 
 /* The longest value we keep is a session token (4 KB at most); a line must hold it and its key,
  * and a fixed line buffer keeps a hostile file from making us allocate without bound. */
@@ -37,20 +38,6 @@
 
 /* ---- messages ---------------------------------------------------------------------------------- */
 
-__attribute__((format(printf, 3, 4)))
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    /* A message cut short is still useful; a failed format must not leave stale text behind. */
-    if (n < 0)
-        err[0] = '\0';
-}
-
 /* Where a value came from, so a message can point at it without ever quoting the value. */
 struct origin {
     const char *what;   /* an environment variable, an argument, or a key in a file */
@@ -69,9 +56,9 @@ static void origin_err(char *err, size_t errlen, const struct origin *o, const c
     if (n < 0)
         problem[0] = '\0';
     if (o->path)
-        set_err(err, errlen, "%s:%lu: %s %s", o->path, o->line, o->what, problem);
+        text_set_error(err, errlen, "%s:%lu: %s %s", o->path, o->line, o->what, problem);
     else
-        set_err(err, errlen, "%s %s", o->what, problem);
+        text_set_error(err, errlen, "%s %s", o->what, problem);
 }
 
 static const char *path_or_none(const char *path)
@@ -311,20 +298,20 @@ static int ini_handle_line(const struct ini_query *q, struct ini_state *st, char
     if (*p == '[') {
         char *close = strchr(p, ']');
         if (!close) {
-            set_err(err, errlen, "%s:%lu: section header without ']'", q->path, lineno);
+            text_set_error(err, errlen, "%s:%lu: section header without ']'", q->path, lineno);
             return -1;
         }
         char *after = close + 1;
         while (is_blank(*after))
             after++;
         if (*after != '\0' && *after != '#' && *after != ';') {
-            set_err(err, errlen, "%s:%lu: unexpected text after the section header", q->path, lineno);
+            text_set_error(err, errlen, "%s:%lu: unexpected text after the section header", q->path, lineno);
             return -1;
         }
         *close = '\0';
         char *name = trim(p + 1);
         if (name[0] == '\0') {
-            set_err(err, errlen, "%s:%lu: empty section name", q->path, lineno);
+            text_set_error(err, errlen, "%s:%lu: empty section name", q->path, lineno);
             return -1;
         }
         st->rank = ini_section_rank(q, name);
@@ -337,25 +324,25 @@ static int ini_handle_line(const struct ini_query *q, struct ini_state *st, char
      * (s3 = / max_concurrent_requests = 10); we keep none of those, but must not choke on them. */
     if (st->prop_indent >= 0 && indent > st->prop_indent) {
         if (st->last_field) {
-            set_err(err, errlen, "%s:%lu: %s continues on an indented line, which is not supported here",
+            text_set_error(err, errlen, "%s:%lu: %s continues on an indented line, which is not supported here",
                     q->path, lineno, st->last_field->key);
             return -1;
         }
         return 0;
     }
     if (st->rank < 0) {
-        set_err(err, errlen, "%s:%lu: a setting before any [section] header", q->path, lineno);
+        text_set_error(err, errlen, "%s:%lu: a setting before any [section] header", q->path, lineno);
         return -1;
     }
     char *eq = strchr(p, '=');
     if (!eq) {
-        set_err(err, errlen, "%s:%lu: expected 'key = value'", q->path, lineno);
+        text_set_error(err, errlen, "%s:%lu: expected 'key = value'", q->path, lineno);
         return -1;
     }
     *eq = '\0';
     char *key = trim(p);
     if (key[0] == '\0') {
-        set_err(err, errlen, "%s:%lu: missing key before '='", q->path, lineno);
+        text_set_error(err, errlen, "%s:%lu: missing key before '='", q->path, lineno);
         return -1;
     }
     char *value = eq + 1;
@@ -397,7 +384,7 @@ static int ini_query_run(struct ini_query *q, char *err, size_t errlen)
     if (!f) {
         if (errno == ENOENT || errno == ENOTDIR)
             return 0;
-        set_err(err, errlen, "%s: cannot open: %s", q->path, strerror(errno));
+        text_set_error(err, errlen, "%s: cannot open: %s", q->path, strerror(errno));
         return -1;
     }
     char line[INI_LINE_MAX];
@@ -410,14 +397,14 @@ static int ini_query_run(struct ini_query *q, char *err, size_t errlen)
             break;
         lineno++;
         if (ls == LINE_TOO_LONG) {
-            set_err(err, errlen, "%s:%lu: line too long (at most %d bytes)", q->path, lineno,
+            text_set_error(err, errlen, "%s:%lu: line too long (at most %d bytes)", q->path, lineno,
                     INI_LINE_MAX - 1);
             rc = -1;
         } else if (ls == LINE_NUL) {
-            set_err(err, errlen, "%s:%lu: NUL byte in the file", q->path, lineno);
+            text_set_error(err, errlen, "%s:%lu: NUL byte in the file", q->path, lineno);
             rc = -1;
         } else if (ls == LINE_READ_ERROR) {
-            set_err(err, errlen, "%s:%lu: cannot read: %s", q->path, lineno, strerror(errno));
+            text_set_error(err, errlen, "%s:%lu: cannot read: %s", q->path, lineno, strerror(errno));
             rc = -1;
         } else {
             rc = ini_handle_line(q, &st, line, lineno, err, errlen);
@@ -428,7 +415,7 @@ static int ini_query_run(struct ini_query *q, char *err, size_t errlen)
     /* The line may hold a secret; it must not linger on the stack. */
     explicit_bzero(line, sizeof line);
     if (fclose(f) != 0 && rc == 0) {
-        set_err(err, errlen, "%s: cannot close: %s", q->path, strerror(errno));
+        text_set_error(err, errlen, "%s: cannot close: %s", q->path, strerror(errno));
         rc = -1;
     }
     return rc;
@@ -446,7 +433,7 @@ static int resolve_path(char *dst, size_t dstlen, const char *env_name, const ch
     int n;
     if (v && v[0] == '~' && v[1] == '/') {
         if (!home) {
-            set_err(err, errlen, "%s starts with ~/ but HOME is not set", env_name);
+            text_set_error(err, errlen, "%s starts with ~/ but HOME is not set", env_name);
             return -1;
         }
         n = snprintf(dst, dstlen, "%s%s", home, v + 1);
@@ -460,7 +447,7 @@ static int resolve_path(char *dst, size_t dstlen, const char *env_name, const ch
     }
     if (n < 0 || (size_t)n >= dstlen) {
         dst[0] = '\0';
-        set_err(err, errlen, "%s is too long for a file name (at most %zu bytes)",
+        text_set_error(err, errlen, "%s is too long for a file name (at most %zu bytes)",
                 v ? env_name : "HOME", dstlen - 1);
         return -1;
     }
@@ -523,7 +510,7 @@ static int settings_fill(struct aws_settings *s, const char *profile, const char
         o = (struct origin){"region", s->config_file, fields[0].line};
     }
     if (!v) {
-        set_err(err, errlen,
+        text_set_error(err, errlen,
                 "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or region in profile \"%s\" of %s",
                 s->profile, path_or_none(s->config_file));
         return -1;
@@ -551,7 +538,7 @@ static int settings_fill(struct aws_settings *s, const char *profile, const char
     const char *domain = strncmp(s->region, "cn-", 3) == 0 ? "amazonaws.com.cn" : "amazonaws.com";
     int n = snprintf(s->endpoint, sizeof s->endpoint, "https://dynamodb.%s.%s", s->region, domain);
     if (n < 0 || (size_t)n >= sizeof s->endpoint) {
-        set_err(err, errlen, "the default endpoint for region %s is too long", s->region);
+        text_set_error(err, errlen, "the default endpoint for region %s is too long", s->region);
         return -1;
     }
     return 0;
@@ -582,7 +569,7 @@ static int credentials_from_env(struct aws_credentials *c, char *err, size_t err
     if (!id && !secret)
         return 0;
     if (!id || !secret) {
-        set_err(err, errlen, "%s is set but %s is not: set both or neither",
+        text_set_error(err, errlen, "%s is set but %s is not: set both or neither",
                 id ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
                 id ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
         return -1;
@@ -617,7 +604,7 @@ static int credentials_from_file(const char *path, enum ini_kind kind, const cha
     if (!have_id && !have_secret)
         return 0;
     if (!have_id || !have_secret) {
-        set_err(err, errlen, "%s:%lu: profile \"%s\" has %s but no %s", path,
+        text_set_error(err, errlen, "%s:%lu: profile \"%s\" has %s but no %s", path,
                 have_id ? fields[0].line : fields[1].line, profile,
                 have_id ? "aws_access_key_id" : "aws_secret_access_key",
                 have_id ? "aws_secret_access_key" : "aws_access_key_id");
@@ -679,7 +666,7 @@ static int imds_request(CURL *curl, const char *url, int is_put, const char *hea
     if (header) {
         headers = curl_slist_append(NULL, header);
         if (!headers) {
-            set_err(err, errlen, "out of memory");
+            text_set_error(err, errlen, "out of memory");
             return -1;
         }
     }
@@ -717,21 +704,21 @@ static int imds_request(CURL *curl, const char *url, int is_put, const char *hea
             rc = curl_easy_setopt(curl, CURLOPT_READFUNCTION, imds_read_nothing);
     }
     if (rc != CURLE_OK) {
-        set_err(err, errlen, "cannot set up the request: %s", curl_easy_strerror(rc));
+        text_set_error(err, errlen, "cannot set up the request: %s", curl_easy_strerror(rc));
         goto out;
     }
     rc = curl_easy_perform(curl);
     if (rc == CURLE_WRITE_ERROR && sink.too_large) {
-        set_err(err, errlen, "%s: answer larger than %d bytes", url, IMDS_RESPONSE_MAX);
+        text_set_error(err, errlen, "%s: answer larger than %d bytes", url, IMDS_RESPONSE_MAX);
         goto out;
     }
     if (rc != CURLE_OK) {
-        set_err(err, errlen, "%s: %s", url, curl_easy_strerror(rc));
+        text_set_error(err, errlen, "%s: %s", url, curl_easy_strerror(rc));
         goto out;
     }
     rc = curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
     if (rc != CURLE_OK) {
-        set_err(err, errlen, "%s: no HTTP status: %s", url, curl_easy_strerror(rc));
+        text_set_error(err, errlen, "%s: no HTTP status: %s", url, curl_easy_strerror(rc));
         goto out;
     }
     ret = 0;
@@ -822,7 +809,7 @@ static int imds_json_string(json_object *doc, const char *key, const char **out,
 {
     json_object *v;
     if (!json_object_object_get_ex(doc, key, &v) || !json_object_is_type(v, json_type_string)) {
-        set_err(err, errlen, "credentials answer has no string %s", key);
+        text_set_error(err, errlen, "credentials answer has no string %s", key);
         return -1;
     }
     *out = json_object_get_string(v);
@@ -834,31 +821,31 @@ static int imds_parse_credentials(const struct buf *body, struct aws_credentials
 {
     json_tokener *tok = json_tokener_new();
     if (!tok) {
-        set_err(err, errlen, "out of memory");
+        text_set_error(err, errlen, "out of memory");
         return -1;
     }
     int ret = -1;
     json_object *doc = json_tokener_parse_ex(tok, body->data ? body->data : "", (int)body->len);
     if (!doc || json_tokener_get_error(tok) != json_tokener_success) {
-        set_err(err, errlen, "credentials answer is not JSON");
+        text_set_error(err, errlen, "credentials answer is not JSON");
         goto out;
     }
     for (size_t i = json_tokener_get_parse_end(tok); i < body->len; i++) {
         char ch = body->data[i];
         if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n') {
-            set_err(err, errlen, "credentials answer has text after the JSON");
+            text_set_error(err, errlen, "credentials answer has text after the JSON");
             goto out;
         }
     }
     if (!json_object_is_type(doc, json_type_object)) {
-        set_err(err, errlen, "credentials answer is not a JSON object");
+        text_set_error(err, errlen, "credentials answer is not a JSON object");
         goto out;
     }
     json_object *code;
     if (json_object_object_get_ex(doc, "Code", &code) &&
         (!json_object_is_type(code, json_type_string) ||
          strcmp(json_object_get_string(code), "Success") != 0)) {
-        set_err(err, errlen, "credentials answer has Code \"%.64s\", not \"Success\"",
+        text_set_error(err, errlen, "credentials answer has Code \"%.64s\", not \"Success\"",
                 json_object_is_type(code, json_type_string) ? json_object_get_string(code) : "?");
         goto out;
     }
@@ -869,7 +856,7 @@ static int imds_parse_credentials(const struct buf *body, struct aws_credentials
         imds_json_string(doc, "Expiration", &expiration, err, errlen) != 0)
         goto out;
     if (!id[0] || !secret[0]) {
-        set_err(err, errlen, "credentials answer has an empty AccessKeyId or SecretAccessKey");
+        text_set_error(err, errlen, "credentials answer has an empty AccessKeyId or SecretAccessKey");
         goto out;
     }
     struct origin o = {"AccessKeyId", NULL, 0};
@@ -882,7 +869,7 @@ static int imds_parse_credentials(const struct buf *body, struct aws_credentials
     if (store_credential(c->session_token, sizeof c->session_token, token, &o, err, errlen) != 0)
         goto out;
     if (parse_rfc3339(expiration, &c->expiration) != 0) {
-        set_err(err, errlen, "credentials answer has an Expiration that is not an RFC 3339 time: \"%.40s\"",
+        text_set_error(err, errlen, "credentials answer has an Expiration that is not an RFC 3339 time: \"%.40s\"",
                 expiration);
         goto out;
     }
@@ -911,20 +898,20 @@ static int imds_fetch(const char *endpoint, struct aws_credentials *c, char *err
     buf_init(&body, IMDS_RESPONSE_MAX);
     CURL *curl = curl_easy_init();
     if (!curl) {
-        set_err(err, errlen, "cannot create a curl handle");
+        text_set_error(err, errlen, "cannot create a curl handle");
         return -1;
     }
 
     n = snprintf(url, sizeof url, "%s%s", endpoint, IMDS_TOKEN_PATH);
     if (n < 0 || (size_t)n >= sizeof url) {
-        set_err(err, errlen, "the metadata endpoint is too long");
+        text_set_error(err, errlen, "the metadata endpoint is too long");
         goto out;
     }
     if (imds_request(curl, url, 1, "X-aws-ec2-metadata-token-ttl-seconds: " IMDS_TOKEN_TTL_SECONDS,
                      &body, &status, err, errlen) != 0)
         goto out;
     if (status != 200) {
-        set_err(err, errlen, "PUT %s answered HTTP %ld (no IMDSv2 session token)", url, status);
+        text_set_error(err, errlen, "PUT %s answered HTTP %ld (no IMDSv2 session token)", url, status);
         goto out;
     }
     while (body.len > 0 && (body.data[body.len - 1] == '\n' || body.data[body.len - 1] == '\r' ||
@@ -932,52 +919,52 @@ static int imds_fetch(const char *endpoint, struct aws_credentials *c, char *err
         body.data[--body.len] = '\0';
     if (body.len == 0 || body.len > IMDS_TOKEN_MAX || strlen(body.data) != body.len ||
         !credential_text_ok(body.data)) {
-        set_err(err, errlen, "PUT %s answered an unusable session token", url);
+        text_set_error(err, errlen, "PUT %s answered an unusable session token", url);
         goto out;
     }
     n = snprintf(token_header, sizeof token_header, "X-aws-ec2-metadata-token: %s", body.data);
     if (n < 0 || (size_t)n >= sizeof token_header) {
-        set_err(err, errlen, "PUT %s answered an unusable session token", url);
+        text_set_error(err, errlen, "PUT %s answered an unusable session token", url);
         goto out;
     }
 
     n = snprintf(url, sizeof url, "%s%s", endpoint, IMDS_ROLES_PATH);
     if (n < 0 || (size_t)n >= sizeof url) {
-        set_err(err, errlen, "the metadata endpoint is too long");
+        text_set_error(err, errlen, "the metadata endpoint is too long");
         goto out;
     }
     if (imds_request(curl, url, 0, token_header, &body, &status, err, errlen) != 0)
         goto out;
     if (status == 404) {
-        set_err(err, errlen, "GET %s answered HTTP 404: no IAM role is attached to this instance", url);
+        text_set_error(err, errlen, "GET %s answered HTTP 404: no IAM role is attached to this instance", url);
         goto out;
     }
     if (status != 200) {
-        set_err(err, errlen, "GET %s answered HTTP %ld", url, status);
+        text_set_error(err, errlen, "GET %s answered HTTP %ld", url, status);
         goto out;
     }
     size_t role_len = strcspn(body.data ? body.data : "", "\r\n");
     if (role_len > IMDS_ROLE_MAX) {
-        set_err(err, errlen, "GET %s answered a role name longer than %d characters", url, IMDS_ROLE_MAX);
+        text_set_error(err, errlen, "GET %s answered a role name longer than %d characters", url, IMDS_ROLE_MAX);
         goto out;
     }
     memcpy(role, body.data ? body.data : "", role_len);
     role[role_len] = '\0';
     char *role_name = trim(role);
     if (!role_name_ok(role_name)) {
-        set_err(err, errlen, "GET %s answered no usable role name", url);
+        text_set_error(err, errlen, "GET %s answered no usable role name", url);
         goto out;
     }
 
     n = snprintf(url, sizeof url, "%s%s%s", endpoint, IMDS_ROLES_PATH, role_name);
     if (n < 0 || (size_t)n >= sizeof url) {
-        set_err(err, errlen, "the metadata endpoint is too long");
+        text_set_error(err, errlen, "the metadata endpoint is too long");
         goto out;
     }
     if (imds_request(curl, url, 0, token_header, &body, &status, err, errlen) != 0)
         goto out;
     if (status != 200) {
-        set_err(err, errlen, "GET %s answered HTTP %ld", url, status);
+        text_set_error(err, errlen, "GET %s answered HTTP %ld", url, status);
         goto out;
     }
     ret = imds_parse_credentials(&body, c, err, errlen);
@@ -1012,7 +999,7 @@ int aws_credentials_resolve(const struct aws_settings *s, struct aws_credentials
     if (rc == 0) {
         explicit_bzero(&found, sizeof found);
         if (s->imds_disabled) {
-            set_err(err, errlen,
+            text_set_error(err, errlen,
                     "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add "
                     "them to profile \"%s\" in %s or %s (instance metadata is off: "
                     "AWS_EC2_METADATA_DISABLED=true)",
@@ -1024,7 +1011,7 @@ int aws_credentials_resolve(const struct aws_settings *s, struct aws_credentials
             if (imds_fetch(s->imds_endpoint, &found, reason, sizeof reason) == 0) {
                 rc = 1;
             } else {
-                set_err(err, errlen,
+                text_set_error(err, errlen,
                         "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add "
                         "them to profile \"%s\" in %s or %s; instance metadata: %s",
                         s->profile, path_or_none(s->credentials_file), path_or_none(s->config_file),

@@ -12,17 +12,9 @@
 #include <openssl/evp.h>
 
 #include "keystore_read.h"
+#include "text.h"
 
 #define LINE_MAX_BYTES 1024
-
-__attribute__((format(printf, 3, 4)))
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 void ks_free(struct keystore *ks)
 {
@@ -164,32 +156,32 @@ static int check_plan(const struct keystore *ks, const struct ks_plan *self, con
                       long burst, long long quota, const char *period, char *err, size_t errlen)
 {
     if (!ks_name_valid(name)) {
-        set_err(err, errlen, "plan name must be 1 to %d of A-Z a-z 0-9 _ -", KS_NAME_MAX);
+        text_set_error(err, errlen, "plan name must be 1 to %d of A-Z a-z 0-9 _ -", KS_NAME_MAX);
         return -1;
     }
     if (is_map_keyword(name)) {
-        set_err(err, errlen, "plan name %s is an nginx map keyword", name);
+        text_set_error(err, errlen, "plan name %s is an nginx map keyword", name);
         return -1;
     }
     if (rate < 1 || rate > KS_RATE_MAX) {
-        set_err(err, errlen, "rate must be an integer from 1 to %ld requests/second", KS_RATE_MAX);
+        text_set_error(err, errlen, "rate must be an integer from 1 to %ld requests/second", KS_RATE_MAX);
         return -1;
     }
     if (burst < 0 || burst > KS_BURST_MAX) {
-        set_err(err, errlen, "burst must be an integer from 0 to %ld", KS_BURST_MAX);
+        text_set_error(err, errlen, "burst must be an integer from 0 to %ld", KS_BURST_MAX);
         return -1;
     }
     if (quota < 0 || quota > KS_QUOTA_MAX) {
-        set_err(err, errlen, "quota must be an integer from 0 (none) to %lld", KS_QUOTA_MAX);
+        text_set_error(err, errlen, "quota must be an integer from 0 (none) to %lld", KS_QUOTA_MAX);
         return -1;
     }
     int no_period = !period || strcmp(period, "-") == 0;
     if (quota > 0 && (no_period || !period_valid(period))) {
-        set_err(err, errlen, "a quota needs a period: DAY, WEEK or MONTH");
+        text_set_error(err, errlen, "a quota needs a period: DAY, WEEK or MONTH");
         return -1;
     }
     if (quota == 0 && !no_period) {
-        set_err(err, errlen, "a period needs a quota above 0");
+        text_set_error(err, errlen, "a period needs a quota above 0");
         return -1;
     }
     for (size_t i = 0; i < ks->nplans; i++) {
@@ -197,11 +189,11 @@ static int check_plan(const struct keystore *ks, const struct ks_plan *self, con
         if (p == self)
             continue;
         if (strcmp(p->name, name) == 0) {
-            set_err(err, errlen, "plan %s appears twice", name);
+            text_set_error(err, errlen, "plan %s appears twice", name);
             return -1;
         }
         if (suffixes_clash(p->name, name)) {
-            set_err(err, errlen, "plan name %s clashes with plan %s in nginx variable names "
+            text_set_error(err, errlen, "plan name %s clashes with plan %s in nginx variable names "
                     "(case and - versus _ do not count there)", name, p->name);
             return -1;
         }
@@ -239,7 +231,7 @@ int ks_set_plan(struct keystore *ks, const char *name, long rate, long burst, lo
         return -1;
     if (!p) {
         if (grow((void **)&ks->plans, &ks->plans_cap, ks->nplans, sizeof *ks->plans, KS_MAX_PLANS) != 0) {
-            set_err(err, errlen, "no room for another plan (at most %d)", KS_MAX_PLANS);
+            text_set_error(err, errlen, "no room for another plan (at most %d)", KS_MAX_PLANS);
             return -1;
         }
         p = &ks->plans[ks->nplans++];
@@ -276,19 +268,19 @@ static int plan_row(struct keystore *ks, char **f, char *err, size_t errlen)
 {
     long long rate, burst, quota;
     if (parse_number(f[1], 1, KS_RATE_MAX, &rate) != 0) {
-        set_err(err, errlen, "rate must be an integer from 1 to %ld", KS_RATE_MAX);
+        text_set_error(err, errlen, "rate must be an integer from 1 to %ld", KS_RATE_MAX);
         return -1;
     }
     if (parse_number(f[2], 0, KS_BURST_MAX, &burst) != 0) {
-        set_err(err, errlen, "burst must be an integer from 0 to %ld", KS_BURST_MAX);
+        text_set_error(err, errlen, "burst must be an integer from 0 to %ld", KS_BURST_MAX);
         return -1;
     }
     if (parse_number(f[3], 0, KS_QUOTA_MAX, &quota) != 0) {
-        set_err(err, errlen, "quota must be an integer from 0 to %lld", KS_QUOTA_MAX);
+        text_set_error(err, errlen, "quota must be an integer from 0 to %lld", KS_QUOTA_MAX);
         return -1;
     }
     if (ks_find_plan(ks, f[0])) {
-        set_err(err, errlen, "plan %s appears twice", f[0]);
+        text_set_error(err, errlen, "plan %s appears twice", f[0]);
         return -1;
     }
     return ks_set_plan(ks, f[0], (long)rate, (long)burst, quota, f[4], err, errlen);
@@ -297,24 +289,24 @@ static int plan_row(struct keystore *ks, char **f, char *err, size_t errlen)
 static int key_row(struct keystore *ks, char **f, char *err, size_t errlen)
 {
     if (!ks_name_valid(f[0])) {
-        set_err(err, errlen, "key name must be 1 to %d of A-Z a-z 0-9 _ -", KS_NAME_MAX);
+        text_set_error(err, errlen, "key name must be 1 to %d of A-Z a-z 0-9 _ -", KS_NAME_MAX);
         return -1;
     }
     if (ks_find_key(ks, f[0])) {
-        set_err(err, errlen, "key name %s appears twice", f[0]);
+        text_set_error(err, errlen, "key name %s appears twice", f[0]);
         return -1;
     }
     if (!ks_find_plan(ks, f[1])) {
-        set_err(err, errlen, "key %s has an unknown plan", f[0]);
+        text_set_error(err, errlen, "key %s has an unknown plan", f[0]);
         return -1;
     }
     if (!created_valid(f[2])) {
-        set_err(err, errlen, "key %s: created must be like 2026-11-25T18:00:00Z", f[0]);
+        text_set_error(err, errlen, "key %s: created must be like 2026-11-25T18:00:00Z", f[0]);
         return -1;
     }
     int revoked = strcmp(f[3], "revoked") == 0;
     if (!revoked && strcmp(f[3], "active") != 0) {
-        set_err(err, errlen, "key %s: status must be active or revoked", f[0]);
+        text_set_error(err, errlen, "key %s: status must be active or revoked", f[0]);
         return -1;
     }
     /* The messages name the key's row, never its secret. */
@@ -324,20 +316,20 @@ static int key_row(struct keystore *ks, char **f, char *err, size_t errlen)
     } else if (key_text_valid(f[4])) {
         /* A row from before digests: the key itself, replaced by its digest at the next write. */
         if (ks_key_digest(f[4], KS_KEY_LEN, digest) != 0) {
-            set_err(err, errlen, "key %s: SHA-256 is not available", f[0]);
+            text_set_error(err, errlen, "key %s: SHA-256 is not available", f[0]);
             return -1;
         }
     } else {
-        set_err(err, errlen, "key %s: not a SHA-256 digest (64 lowercase hex digits) nor a %d-character key",
+        text_set_error(err, errlen, "key %s: not a SHA-256 digest (64 lowercase hex digits) nor a %d-character key",
                 f[0], KS_KEY_LEN);
         return -1;
     }
     if (ks_digest_taken(ks, digest)) {
-        set_err(err, errlen, "key %s: the same key as another row's", f[0]);
+        text_set_error(err, errlen, "key %s: the same key as another row's", f[0]);
         return -1;
     }
     if (grow((void **)&ks->keys, &ks->keys_cap, ks->nkeys, sizeof *ks->keys, KS_MAX_KEYS) != 0) {
-        set_err(err, errlen, "more than %d keys", KS_MAX_KEYS);
+        text_set_error(err, errlen, "more than %d keys", KS_MAX_KEYS);
         return -1;
     }
     struct ks_key *k = &ks->keys[ks->nkeys++];
@@ -356,14 +348,14 @@ static int load_file(struct keystore *ks, const char *dir, const char *file,
 {
     char path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path) {
-        set_err(err, errlen, "%s/%s: path too long", dir, file);
+        text_set_error(err, errlen, "%s/%s: path too long", dir, file);
         return -1;
     }
     FILE *fp = fopen(path, "re");
     if (!fp) {
         if (errno == ENOENT)
             return 0;
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        text_set_error(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     char line[LINE_MAX_BYTES];
@@ -374,7 +366,7 @@ static int load_file(struct keystore *ks, const char *dir, const char *file,
         size_t len = strlen(line);
         if (len == 0 || line[len - 1] != '\n') {
             if (!feof(fp) || len == sizeof line - 1) {
-                set_err(err, errlen, "%s:%d: line longer than %d bytes", path, lineno, LINE_MAX_BYTES - 2);
+                text_set_error(err, errlen, "%s:%d: line longer than %d bytes", path, lineno, LINE_MAX_BYTES - 2);
                 status = -1;
                 break;
             }
@@ -397,17 +389,17 @@ static int load_file(struct keystore *ks, const char *dir, const char *file,
             p = tab + 1;
         }
         if (n != 5) {
-            set_err(err, errlen, "%s:%d: expected 5 tab-separated fields", path, lineno);
+            text_set_error(err, errlen, "%s:%d: expected 5 tab-separated fields", path, lineno);
             status = -1;
             break;
         }
         if (row(ks, fields, why, sizeof why) != 0) {
-            set_err(err, errlen, "%s:%d: %s", path, lineno, why);
+            text_set_error(err, errlen, "%s:%d: %s", path, lineno, why);
             status = -1;
         }
     }
     if (status == 0 && ferror(fp)) {
-        set_err(err, errlen, "%s: read error", path);
+        text_set_error(err, errlen, "%s: read error", path);
         status = -1;
     }
     /* The line buffer held secrets from keys.tsv. */

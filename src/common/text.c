@@ -5,6 +5,7 @@
 #include "text.h"
 
 #include <openssl/rand.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -219,4 +220,16 @@ int text_uuid4(char out[37])
                      b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
                      b[13], b[14], b[15]);
     return n == 36 ? 0 : -1;
+}
+
+void text_set_error(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        err[0] = '\0';
 }

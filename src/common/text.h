@@ -35,6 +35,10 @@ int text_percent_decode(const char *s, size_t len, int plus_is_space, struct buf
 /* Append s with every byte but the RFC 3986 unreserved ones percent-encoded (for a path segment). */
 int text_percent_encode(const char *s, size_t len, struct buf *out);
 
+/* printf into err[errlen] (nothing when err is NULL): the "or -1 with err" of this project's functions. A message
+ * cut short is still useful; a failed format leaves an empty text, never stale text. */
+__attribute__((format(printf, 3, 4))) void text_set_error(char *err, size_t errlen, const char *fmt, ...);
+
 /* Now as RFC 3339 UTC with milliseconds, "2024-05-01T12:34:56.789Z", into out[25]. Returns 0 or -1. */
 int text_now_rfc3339(char out[25]);
 
