@@ -234,7 +234,7 @@ static int run_table_command(int (*run)(struct ddb_client *, const struct admin_
     if (!o->profile && conf->profile[0])
         o->profile = conf->profile;
     struct ddb_options ddb_options;
-    conf_ddb_options(conf, &ddb_options);
+    ddb_options_from_conf(&ddb_options, conf);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "clone-jobs-admin: curl_global_init failed\n");
         return 1;

@@ -279,7 +279,7 @@ static int print_table(const struct query *q)
 static struct ddb_client *client_for(const struct conf *conf)
 {
     struct ddb_options o;
-    conf_ddb_options(conf, &o);
+    ddb_options_from_conf(&o, conf);
     struct aws_settings settings;
     char err[512];
     struct ddb_client *c = NULL;

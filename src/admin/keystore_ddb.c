@@ -16,7 +16,7 @@
 struct ddb_client *kd_client_new(const struct conf *conf, char *err, size_t errlen)
 {
     struct ddb_options o;
-    conf_ddb_options(conf, &o);
+    ddb_options_from_conf(&o, conf);
     struct aws_settings settings;
     if (aws_settings_load(&settings, conf->profile[0] ? conf->profile : NULL, conf->region[0] ? conf->region : NULL,
                           conf->endpoint[0] ? conf->endpoint : NULL, err, errlen) != 0)

@@ -61,6 +61,15 @@ void ddb_options_default(struct ddb_options *o)
     o->max_response_bytes = 16u << 20;
 }
 
+void ddb_options_from_conf(struct ddb_options *o, const struct conf *c)
+{
+    ddb_options_default(o);
+    o->connect_timeout_ms = c->ddb_connect_timeout_ms;
+    o->attempt_timeout_ms = c->ddb_attempt_timeout_ms;
+    o->max_attempts = c->ddb_max_attempts;
+    o->max_total_ms = c->ddb_max_total_ms;
+}
+
 /* xorshift64*: jitter only needs to spread retries apart, not to be unpredictable. */
 static unsigned long long next_jitter(struct ddb_client *c)
 {

@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 
 #include "aws_config.h"
+#include "conf.h"
 
 struct ddb_options {
     long connect_timeout_ms;   /* per attempt; default 1000 */
@@ -64,6 +65,9 @@ struct ddb_client;
 
 /* Fill in the defaults above. */
 void ddb_options_default(struct ddb_options *o);
+
+/* The options from the configuration's ddb_* keys (the rest at the defaults above). */
+void ddb_options_from_conf(struct ddb_options *o, const struct conf *c);
 
 /* A client for the endpoint and region in settings. Credentials are resolved now (and again before
  * they expire), so a missing credential is reported at start-up. Returns NULL with err on failure. */

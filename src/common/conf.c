@@ -12,7 +12,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ddb.h"
 
 #define CONF_LINE_MAX 4096
 
@@ -115,15 +114,6 @@ void conf_defaults(struct conf *c)
     c->key_store = CONF_KEY_STORE_FILES;
     snprintf(c->keys_table, sizeof c->keys_table, "clone-jobs-keys");
     c->sync_interval_s = 10;
-}
-
-void conf_ddb_options(const struct conf *c, struct ddb_options *o)
-{
-    ddb_options_default(o);
-    o->connect_timeout_ms = c->ddb_connect_timeout_ms;
-    o->attempt_timeout_ms = c->ddb_attempt_timeout_ms;
-    o->max_attempts = c->ddb_max_attempts;
-    o->max_total_ms = c->ddb_max_total_ms;
 }
 
 static int has_control(const char *s)

@@ -7,7 +7,6 @@
 
 #include "log.h"
 
-struct ddb_options;
 
 #define CONF_DEFAULT_PATH "/etc/clone-jobs/clone-jobs.conf"
 
@@ -92,8 +91,5 @@ void conf_each_key(void (*f)(const char *key, void *arg), void *arg);
  * the names the project itself uses otherwise (CLONE_JOBS_CONFIG, the gateway's FastCGI parameters, the
  * scripts' and tests' knobs): most likely a misspelt key, which conf_load would silently not see. */
 void conf_unknown_variables(void (*f)(const char *name, void *arg), void *arg);
-
-/* The DynamoDB client's options from the configuration's ddb_* keys (the rest at the client's defaults). */
-void conf_ddb_options(const struct conf *c, struct ddb_options *o);
 
 #endif

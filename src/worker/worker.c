@@ -31,7 +31,7 @@ int worker_process_init(struct worker_process *p, const struct conf *conf, char 
 {
     memset(p, 0, sizeof *p);
     p->conf = conf;
-    conf_ddb_options(conf, &p->ddb_options);
+    ddb_options_from_conf(&p->ddb_options, conf);
     if (aws_settings_load(&p->aws, conf->profile[0] ? conf->profile : NULL, conf->region[0] ? conf->region : NULL,
                           conf->endpoint[0] ? conf->endpoint : NULL, err, errlen) != 0)
         return -1;
